@@ -1,0 +1,135 @@
+"""Configure Theano and Fuel for lstm-text, then check that the environment is the right one.
+
+Import this module before `theano` or `fuel` (the notebooks do it in their first cell).
+It exists because the 2015 libraries need settings on today's Python that a user's home
+files (~/.theanorc, ~/.fuelrc) must not change:
+
+- floatX float32 for both Theano and Fuel, so Fuel's padding mask matches the graph.
+  (If Theano fails to import, Fuel silently falls back to float64.)
+- blas.ldflags: Theano 1.0.5 cannot import on numpy 1.23 unless it is set. We link
+  OpenBLAS when the C compiler can find libopenblas.so (Debian: libopenblas-dev),
+  which measured about 1.4x faster; otherwise it is empty and Theano uses its NumPy
+  C-API fallback. numpy's own bundled OpenBLAS cannot be linked (its symbols are renamed).
+- A project-local compile cache (.cache/theano) instead of ~/.theano.
+- Scan runs its pure-Python inner loop: Theano's pre-generated Cython scan_perform.c does
+  not compile on Python 3.11 (it includes longintrepr.h). Theano catches ImportError when
+  loading it and falls back to Python, but a failed *compile* is not an ImportError and
+  would crash every scan. We make the import fail cleanly instead (see _disable_cython_scan).
+
+Environment variables (all optional):
+  LSTM_TEXT_BLAS          auto (default), none, or explicit linker flags such as -lopenblas
+  LSTM_TEXT_COMPILEDIR    Theano's base_compiledir (default: <repo>/.cache/theano)
+  THEANO_FLAGS            appended after ours, so it can override them (e.g. profile=True)
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FLOATX = "float32"
+EXPECTED = {"numpy": "1.23.", "theano": "1.0.5", "fuel": "0.2.0"}
+SCAN_EXT = "theano.scan_module.scan_perform_ext"
+
+
+class EnvironmentProblem(RuntimeError):
+    """The Python environment cannot run the notebook; the message says how to fix it."""
+
+
+def detect_blas(compiler="g++"):
+    """Linker flags for OpenBLAS when the compiler can link it, else '' (Theano's fallback)."""
+    choice = os.environ.get("LSTM_TEXT_BLAS", "auto").strip()
+    if choice == "none":
+        return ""
+    if choice != "auto":
+        return choice
+    try:
+        found = subprocess.run([compiler, "-print-file-name=libopenblas.so"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return "-lopenblas" if os.path.isabs(found) and os.path.exists(found) else ""
+
+
+def theano_flags(blas_ldflags):
+    """The THEANO_FLAGS string we run with; a user's THEANO_FLAGS come last and win."""
+    compiledir = os.environ.get("LSTM_TEXT_COMPILEDIR", str(REPO_ROOT / ".cache" / "theano"))
+    ours = ["floatX=" + FLOATX, "blas.ldflags=" + blas_ldflags,
+            "base_compiledir=" + compiledir, "device=cpu"]
+    user = os.environ.get("THEANO_FLAGS", "")
+    return ",".join(ours + ([user] if user else []))
+
+
+def _disable_cython_scan():
+    """Make `from . import scan_perform_ext` raise ImportError, so scan uses its Python loop.
+
+    A None entry in sys.modules is Python's documented way to make an import fail.
+    """
+    sys.modules.setdefault(SCAN_EXT, None)
+
+
+def _check_version(name, module):
+    version = getattr(module, "__version__", "?")
+    if not version.startswith(EXPECTED[name]):
+        raise EnvironmentProblem(
+            "lstm-text needs %s %s*, but %s is installed (%s). Use the project's virtual "
+            "environment: run `make test` or `make lab` from the repository root, which "
+            "create it from requirements.txt." % (name, EXPECTED[name], version,
+                                                   getattr(module, "__file__", "?")))
+
+
+def configure():
+    """Set the flags, import Theano and Fuel, and check versions. Returns a summary dict."""
+    if sys.version_info[:2] != (3, 11):
+        raise EnvironmentProblem("lstm-text needs Python 3.11, this is %d.%d (%s)."
+                                 % (sys.version_info[0], sys.version_info[1], sys.executable))
+    import numpy
+    _check_version("numpy", numpy)
+    if "theano" not in sys.modules:
+        blas = detect_blas()
+        os.environ["THEANO_FLAGS"] = theano_flags(blas)
+        # Ignore the user's ~/.theanorc and ~/.fuelrc: the project sets what it needs.
+        os.environ["THEANORC"] = os.devnull
+        os.environ["FUEL_CONFIG"] = os.devnull
+        _disable_cython_scan()
+    try:
+        import theano
+    except Exception as error:  # Theano raises a bare Exception for several set-up problems
+        raise EnvironmentProblem("Theano failed to import with THEANO_FLAGS=%r: %s"
+                                 % (os.environ.get("THEANO_FLAGS"), error)) from error
+    _check_version("theano", theano)
+    # Fuel reads its floatX once, at import: make it Theano's before that happens.
+    os.environ["FUEL_FLOATX"] = theano.config.floatX
+    try:
+        import fuel
+        from fuel import _lstm_text_patch  # noqa: F401  (written by tools/install_fuel.py)
+    except ImportError as error:
+        raise EnvironmentProblem(
+            "Fuel 0.2.0 patched for Python 3.11 is missing (%s). Run `make test` or "
+            "`python tools/install_fuel.py` inside the environment." % error) from error
+    _check_version("fuel", fuel)
+    if fuel.config.floatX != theano.config.floatX:
+        raise EnvironmentProblem(
+            "Fuel's floatX is %s but Theano's is %s; import lstm_text_env before fuel."
+            % (fuel.config.floatX, theano.config.floatX))
+    return summary()
+
+
+def summary():
+    """What is in use: versions, floatX, BLAS flags and which scan loop runs."""
+    import numpy
+    import theano
+    import fuel
+    return {
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "theano": theano.__version__,
+        "fuel": fuel.__version__,
+        "floatX": theano.config.floatX,
+        "blas.ldflags": theano.config.blas.ldflags or "(none: NumPy C-API fallback)",
+        "scan": "python loop" if sys.modules.get(SCAN_EXT, None) is None else "cython",
+        "compiledir": theano.config.compiledir,
+    }
+
+
+SETTINGS = configure()
