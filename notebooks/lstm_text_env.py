@@ -85,19 +85,25 @@ def configure():
                                  % (sys.version_info[0], sys.version_info[1], sys.executable))
     import numpy
     _check_version("numpy", numpy)
-    if "theano" not in sys.modules:
+    imported_first = "theano" in sys.modules
+    if not imported_first:
         blas = detect_blas()
         os.environ["THEANO_FLAGS"] = theano_flags(blas)
         # Ignore the user's ~/.theanorc and ~/.fuelrc: the project sets what it needs.
         os.environ["THEANORC"] = os.devnull
         os.environ["FUEL_CONFIG"] = os.devnull
-        _disable_cython_scan()
+    _disable_cython_scan()
     try:
         import theano
     except Exception as error:  # Theano raises a bare Exception for several set-up problems
         raise EnvironmentProblem("Theano failed to import with THEANO_FLAGS=%r: %s"
                                  % (os.environ.get("THEANO_FLAGS"), error)) from error
     _check_version("theano", theano)
+    if imported_first and theano.config.floatX != FLOATX:
+        raise EnvironmentProblem(
+            "Theano was imported before lstm_text_env, with floatX=%s instead of %s. "
+            "Restart the kernel and run `import lstm_text_env` before `import theano`."
+            % (theano.config.floatX, FLOATX))
     # Fuel reads its floatX once, at import: make it Theano's before that happens.
     os.environ["FUEL_FLOATX"] = theano.config.floatX
     try:

@@ -163,3 +163,26 @@ def test_wrong_environment_gives_a_clear_message(tmp_path):
                          timeout=60).stdout
     assert out.startswith("EnvironmentProblem")
     assert "numpy 1.23.*" in out and "1.26.4" in out and "make test" in out
+
+
+def test_theano_imported_first_with_other_flags_is_explained():
+    script = ("import os, sys; os.environ['THEANO_FLAGS'] = 'floatX=float64,blas.ldflags=,"
+              "base_compiledir=%s'; sys.path.insert(0, %r)\n"
+              "import theano\n"
+              "try:\n    import lstm_text_env\nexcept Exception as e:\n"
+              "    print(type(e).__name__, e)\n"
+              % (theano.config.base_compiledir, str(REPO / "notebooks")))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert out.startswith("EnvironmentProblem")
+    assert "before `import theano`" in out and "float64" in out
+
+
+def test_blas_override_none_uses_the_fallback():
+    env = dict(os.environ, LSTM_TEXT_BLAS="none", THEANO_FLAGS="")
+    script = ("import sys; sys.path.insert(0, %r); import lstm_text_env, theano; "
+              "print(repr(theano.config.blas.ldflags), lstm_text_env.SETTINGS['blas.ldflags'])"
+              % str(REPO / "notebooks"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120).stdout
+    assert out.startswith("'' (none: NumPy C-API fallback)")
