@@ -3,12 +3,25 @@
 Theano and the old libraries write warnings and progress bars to stderr; they differ from
 machine to machine, so nbval does not compare stderr (the MDAnalysis UserGuide approach).
 """
+import os
 import sys
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+REPO = Path(__file__).resolve().parent
+NOTEBOOKS = REPO / "notebooks"
 if str(NOTEBOOKS) not in sys.path:
     sys.path.insert(0, str(NOTEBOOKS))
+
+# nbval runs the notebooks on a short schedule: the kernels inherit these variables, and
+# the notebooks' parameters cells read them. Cells whose output depends on the schedule
+# are marked NBVAL_IGNORE_OUTPUT; everything before training is compared strictly.
+NBVAL_SCHEDULE = {
+    "LSTM_MAX_MINIBATCHES": "4",
+    "LSTM_REPORT_EVERY": "2",
+    "LSTM_OUTPUT_DIR": str(REPO / "build" / "nbval" / "lstm_text"),
+}
+for _name, _value in NBVAL_SCHEDULE.items():
+    os.environ.setdefault(_name, _value)
 
 
 def pytest_collectstart(collector):

@@ -1,0 +1,79 @@
+"""The committed notebooks carry the outputs of a real top-to-bottom run, and are tidy.
+
+nbval re-runs the notebook and compares outputs; these checks are about the committed file
+itself: that its outputs come from one clean run in order, with no errors, a plot, and
+text that improved with training.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "lstm_text.ipynb"
+
+
+@pytest.fixture(scope="module")
+def notebook():
+    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+
+
+def _code_cells(notebook):
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def _stdout(cell):
+    return "".join("".join(o.get("text", "")) for o in cell["outputs"]
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def test_run_top_to_bottom_in_order_without_errors(notebook):
+    counts = [cell["execution_count"] for cell in _code_cells(notebook)]
+    assert counts == list(range(1, len(counts) + 1)), counts
+    errors = [o for cell in _code_cells(notebook) for o in cell["outputs"]
+              if o.get("output_type") == "error"]
+    assert not errors
+
+
+def test_python3_kernel(notebook):
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_has_a_learning_curve_plot(notebook):
+    images = [o for cell in _code_cells(notebook) for o in cell["outputs"]
+              if "image/png" in o.get("data", {})]
+    assert images
+
+
+def test_committed_run_trained_and_the_text_improved(notebook):
+    training = [cell for cell in _code_cells(notebook)
+                if "update_model(x_.T, mask_.T)" in "".join(cell["source"])]
+    assert len(training) == 1
+    output = _stdout(training[0])
+    bpc = [float(v) for v in re.findall(r"validation (\d+\.\d+) bpc", output)]
+    assert len(bpc) >= 10, "the committed run is too short to show learning"
+    assert bpc[-1] < bpc[0] - 1.0
+    samples = re.findall(r'LSTM: "the meaning of life is (.*?)"\n', output, flags=re.S)
+    assert len(samples) == len(bpc) or len(samples) == len(bpc) - 0
+
+    def wordiness(text):
+        # Share of space-separated tokens that are common English words: a crude, independent
+        # measure of whether generated text looks more like English.
+        common = {"the", "of", "and", "to", "a", "in", "was", "her", "i", "it", "he", "she",
+                  "that", "not", "be", "his", "had", "as", "for", "with", "you", "but", "is",
+                  "my", "have", "on", "at", "by", "all", "so", "which", "very", "no", "they"}
+        tokens = re.findall(r"[a-z]+", text)
+        return sum(token in common for token in tokens) / max(len(tokens), 1)
+
+    assert wordiness(samples[-1]) > wordiness(samples[0])
+
+
+def test_model_cells_are_tagged_and_importable():
+    import lstm_model
+    for name in ("gauss_weight", "index_dot", "LstmLayer", "LogisticRegression",
+                 "sequence_categorical_crossentropy", "speak", "sample_character", "validate"):
+        assert hasattr(lstm_model, name), name
+    # The module runs the notebook's cells: its functions' code comes from the notebook.
+    assert lstm_model.LstmLayer._step.__code__.co_filename.startswith("lstm_text.ipynb[model")
+    assert len(lstm_model.tagged_sources("graph")) == 1
