@@ -610,11 +610,9 @@ def test_validate_matches_reference(model, dictionary):
     assert bpc == pytest.approx(sum(per_sentence) / n_predicted / math.log(2), rel=1e-10)
 
 
-# ---------------------------------------------------------------- a latent bug
+# ------------------------------------------------- a latent bug of the original, fixed
+# The original's y_pred took the argmax over axis 1 (the batch) of the 3-d p_y_given_x.
 
-@pytest.mark.xfail(strict=True, reason="LogisticRegression.y_pred takes the argmax over axis "
-                   "1 (the batch) of the 3-d (time, batch, class) p_y_given_x; it should be "
-                   "axis 2. Unused by the notebook, so training is unaffected.")
 def test_logistic_regression_y_pred_is_the_most_probable_character(model):
     rng = numpy.random.RandomState(12)
     model.randomize(118)
