@@ -40,8 +40,12 @@ experiments: $(STAMP)
 
 # Speed benchmark (prints a table; results in benchmarks/results/). PyTorch is an optional,
 # benchmark-only dependency: installed here when pip can get it, its rows skipped otherwise.
+# torch 2.13 declares setuptools>=77 while the lock keeps 65.5 (Fuel's build needs it), so
+# torch goes in without its dependency check, and its runtime dependencies under the lock.
 bench: $(STAMP)
-	$(PY) -m pip install --disable-pip-version-check -q torch==2.13.0 -c constraints.txt \
+	( $(PY) -m pip install --disable-pip-version-check -q --no-deps torch==2.13.0 && \
+	  $(PY) -m pip install --disable-pip-version-check -q filelock 'sympy>=1.13.3' \
+	    'networkx>=2.5.1' 'fsspec>=0.8.5' -c constraints.txt ) \
 	  || echo "PyTorch is not available: the benchmark skips its rows"
 	$(PY) benchmarks/bench.py
 
