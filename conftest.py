@@ -19,6 +19,9 @@ NBVAL_SCHEDULE = {
     "LSTM_MAX_MINIBATCHES": "4",
     "LSTM_REPORT_EVERY": "2",
     "LSTM_OUTPUT_DIR": str(REPO / "build" / "nbval" / "lstm_text"),
+    "LSTM_EXPERIMENT_MINIBATCHES": "2",
+    "LSTM_EXPERIMENTS": "adam,best-bucketed",
+    "LSTM_EXPERIMENTS_DIR": str(REPO / "build" / "nbval" / "experiments"),
 }
 for _name, _value in NBVAL_SCHEDULE.items():
     os.environ.setdefault(_name, _value)
