@@ -48,7 +48,7 @@ RESULTS = REPO / "benchmarks" / "results"
 N_IN, BATCH, STEPS, LEARNING_RATE = 60, 100, 150, 0.1
 SEED = 2015
 N_BATCHES = 3                        # distinct batches, used in turn
-GEN_CHARS = 200                      # characters sampled per generation measurement
+GEN_CHARS = 500                      # characters sampled per generation measurement
 
 IMPLS = ["a", "b", "c", "d", "e"]
 LABELS = {
@@ -400,23 +400,6 @@ def _stats(values):
             "q1": float(q[0]), "q3": float(q[2]), "n": len(values)}
 
 
-def time_training(impl, batches, reps):
-    """Wall and CPU seconds per training step: one warm-up step, then `reps` timed steps.
-
-    CPU seconds are this process's (all its threads); on a shared machine they are less
-    disturbed by other jobs than wall-clock seconds, the primary measure.
-    """
-    costs = [float(impl.update(*batches[0]))]
-    times, cpu_times = [], []
-    for rep in range(reps):
-        x, mask = batches[(rep + 1) % len(batches)]
-        cpu_start, start = time.process_time(), time.perf_counter()
-        costs.append(float(impl.update(x, mask)))
-        times.append(time.perf_counter() - start)
-        cpu_times.append(time.process_time() - cpu_start)
-    return times, cpu_times, costs
-
-
 def time_generation(single_step, n_h, n_chars=GEN_CHARS, reps=3):
     """Characters per second of the notebook's sampling loop around single_step."""
     import lstm_model
@@ -438,48 +421,86 @@ def time_generation(single_step, n_h, n_chars=GEN_CHARS, reps=3):
     return rates
 
 
+def _rss_mb():
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
+    except (OSError, ValueError):
+        return None
+
+
+def expand_impls(spec):
+    """'a,b,c,d,e' -> the row names ('e' is the two ceilings)."""
+    names = []
+    for name in spec.split(","):
+        names += ["e_numpy", "e_theano"] if name == "e" else [name] if name else []
+    return names
+
+
 def worker(args):
-    """One subprocess: one implementation (or the two ceilings), all sizes, one thread count."""
+    """One subprocess, one thread count: build every implementation for a size, then time
+    their steps in turn (a b c d e a b c ...), so that all rows of a size see the same
+    background load; then the next size."""
     threads = args.threads
-    if args.impl == "c":
+    names = expand_impls(args.impl)
+    out = {"impls": names, "threads": threads, "sizes": {}, "skipped": {},
+           "load_before": os.getloadavg()}
+    if "c" in names:
         try:
             import torch
+            torch.set_num_threads(threads)
         except ImportError as error:
-            _write(args.result_file, {"skipped": "torch is not installed (%s)" % error})
-            return
-        torch.set_num_threads(threads)
-    names = ["e_numpy", "e_theano"] if args.impl == "e" else [args.impl]
+            out["skipped"]["c"] = "torch is not installed (%s)" % error
+            names.remove("c")
+    if set(names) & {"a", "b", "e_theano"}:
+        _import_theano()                    # imports are not counted as an implementation's
+        import lstm_fast  # noqa: F401     # memory below
+        import lstm_model  # noqa: F401
     batches = make_batches()
     real = [float(mask.sum()) for _, mask in batches]
-    out = {"impl": args.impl, "threads": threads, "sizes": {}, "load_before": os.getloadavg()}
     for n_h in args.sizes:
-        for name in names:
+        impls, rows = {}, {}
+        for name in names:                  # build, one warm-up step, memory it added
+            before = _rss_mb()
             _reset_peak_rss()
             start = time.perf_counter()
-            impl = make_impl(name, n_h, threads)
+            impls[name] = make_impl(name, n_h, threads)
             build = time.perf_counter() - start
-            times, cpu_times, costs = time_training(impl, batches, args.reps)
-            real_chars = [real[(rep + 1) % len(batches)] for rep in range(args.reps)]
-            row = {
-                "build_s": build,
+            cost = float(impls[name].update(*batches[0]))
+            peak = _peak_rss_mb()
+            rows[name] = {"build_s": build, "first_cost": cost, "costs": [cost],
+                          "rss_added_mb": peak - before if peak and before else None,
+                          "times": [], "cpu_times": [], "real": []}
+        for rep in range(args.reps):        # the timed steps, interleaved
+            x, mask = batches[(rep + 1) % len(batches)]
+            for name in names:
+                cpu_start, start = time.process_time(), time.perf_counter()
+                cost = float(impls[name].update(x, mask))
+                rows[name]["times"].append(time.perf_counter() - start)
+                rows[name]["cpu_times"].append(time.process_time() - cpu_start)
+                rows[name]["costs"].append(cost)
+                rows[name]["real"].append(real[(rep + 1) % len(batches)])
+        for name in names:
+            row = rows[name]
+            times, cpu_times = row.pop("times"), row.pop("cpu_times")
+            real_chars = row.pop("real")
+            row.update({
                 "step_s": _stats(times),
                 "step_cpu_s": _stats(cpu_times),
                 "real_chars_per_s": _stats([r / t for r, t in zip(real_chars, times)]),
                 "computed_chars_per_s": _stats([STEPS * BATCH / t for t in times]),
                 "computed_chars_per_cpu_s": _stats([STEPS * BATCH / t for t in cpu_times]),
-                "first_cost": costs[0],
-                "costs": costs,
-                "peak_rss_mb": _peak_rss_mb(),
                 "load": os.getloadavg(),
-            }
-            if hasattr(impl, "single_step") and not args.no_generation:
-                row["generation_chars_per_s"] = _stats(time_generation(impl.single_step, n_h))
+            })
+            if hasattr(impls[name], "single_step") and not args.no_generation:
+                row["generation_chars_per_s"] = _stats(
+                    time_generation(impls[name].single_step, n_h))
             out["sizes"].setdefault(str(n_h), {})[name] = row
-            del impl
+        del impls
     out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out["load_after"] = os.getloadavg()
-    if args.impl in ("a", "b", "e"):
-        theano = _import_theano()
+    if "theano" in sys.modules:
+        theano = sys.modules["theano"]
         out["theano_blas"] = theano.config.blas.ldflags or "(none: NumPy C-API fallback)"
     _write(args.result_file, out)
 
@@ -663,46 +684,37 @@ def orchestrate(args):
             for cache in caches.values():
                 shutil.rmtree(cache, ignore_errors=True)
 
-    print("training steps:")
+    print("training steps (all implementations in one subprocess per thread count, "
+          "their steps interleaved):")
     results["runs"] = {}
     common = ["--sizes", ",".join(map(str, args.sizes)), "--reps", str(args.reps)]
     if args.no_generation:
         common.append("--no-generation")
     for threads in args.threads:
-        for impl in args.impls:
-            label = "%s, %d thread%s" % (LABELS.get(impl, "(e) ceilings"), threads,
-                                         "s" if threads > 1 else "")
-            data = run_subprocess(["--worker", "--impl", impl] + common, threads, {},
-                                  1800, label)
-            if "skipped" in data:
-                print("    skipped: " + data["skipped"])
-            results["runs"]["%s/%d" % (impl, threads)] = data
+        label = "%s, %d thread%s" % (" ".join(args.impls), threads, "s" if threads > 1 else "")
+        data = run_subprocess(["--worker", "--impl", ",".join(args.impls)] + common, threads,
+                              {}, 3600, label)
+        for name, reason in data.get("skipped", {}).items():
+            print("    %s skipped: %s" % (LABELS.get(name, name), reason))
+        results["runs"][str(threads)] = data
 
     if not args.quick and not args.no_blas:
-        print("BLAS for Theano, 1 thread (rows b and e theano):")
+        print("BLAS for Theano, 1 thread (rows b and e theano, n_h %s):" % args.blas_sizes)
         results["blas"] = {}
         choices = [("openblas (-lopenblas)", "-lopenblas"), ("none (NumPy C-API)", "none")]
         mkl = find_mkl()
         if mkl:
             choices.append(("mkl (pip mkl, -lmkl_rt)", mkl))
         else:
-            results["blas_note"] = ("MKL: no libmkl_rt.so found (pip install mkl into the "
-                                    "environment or /tmp/lstm-text-mkl to include it)")
+            results["blas_note"] = ("MKL: no libmkl_rt.so found (see benchmarks/README.md to "
+                                    "include it)")
+        blas_common = ["--sizes", args.blas_sizes, "--reps", str(args.reps), "--no-generation"]
         for name, flags in choices:
-            if flags == "-lopenblas" and results["runs"].get("b/1", {}).get("theano_blas") == flags:
-                results["blas"][name] = {"same_as": "b/1 and e/1"}
-                continue
             env = {"LSTM_TEXT_BLAS": flags}
             if "mkl" in flags:
                 env["MKL_THREADING_LAYER"] = "SEQUENTIAL"   # 1 thread; no libiomp5 needed
-            runs = {}
-            blas_common = ["--sizes", args.blas_sizes, "--reps", str(args.reps)]
-            for impl in ("b", "e"):
-                runs[impl] = run_subprocess(["--worker", "--impl", impl, "--no-generation"] +
-                                            blas_common, 1, env, 1800,
-                                            "%s, BLAS %s" % (LABELS.get(impl, "(e) ceilings"),
-                                                             name))
-            results["blas"][name] = runs
+            results["blas"][name] = run_subprocess(["--worker", "--impl", "b,e"] + blas_common,
+                                                   1, env, 1800, "b e, BLAS " + name)
 
     results["load_after"] = os.getloadavg()
     results["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
@@ -716,7 +728,7 @@ def orchestrate(args):
 # -- the report ---------------------------------------------------------------------------------
 
 def _row(results, impl, threads, n_h):
-    run = results.get("runs", {}).get("%s/%d" % (impl.split("_")[0], threads), {})
+    run = results.get("runs", {}).get(str(threads), {})
     return run.get("sizes", {}).get(str(n_h), {}).get(impl)
 
 
@@ -769,8 +781,8 @@ def markdown_report(results):
             for n_h in cfg["sizes"]:
                 row = _row(results, impl, threads, n_h)
                 if row is None:
-                    run = results.get("runs", {}).get("%s/%d" % (impl.split("_")[0], threads), {})
-                    cells.append("skipped" if "skipped" in run else
+                    run = results.get("runs", {}).get(str(threads), {})
+                    cells.append("skipped" if impl in run.get("skipped", {}) else
                                  ("error" if "error" in run else "-"))
                     continue
                 cells.append("%s (%s)" % (_fmt_rate(row["real_chars_per_s"]),
@@ -828,42 +840,53 @@ def markdown_report(results):
                 "%.1f" % warm["build_s"] if "build_s" in warm else "error",
                 "%.0f" % cold["maxrss_mb"] if "maxrss_mb" in cold else "-"))
         lines.append("")
-    lines.append("Peak memory of each training subprocess (ru_maxrss, all sizes) and the peak "
-                 "during each size (VmHWM after a reset), MB; build time (s) per size:")
+    lines.append("Memory each implementation added to its process while it was built and "
+                 "ran its first step (RSS peak minus RSS before, MB), and build time (s):")
     lines.append("")
-    lines.append("| subprocess | wall (s) | load before, after | maxrss | " +
-                 " | ".join("n_h %d peak / build" % n for n in cfg["sizes"]) + " |")
-    lines.append("|---" * (len(cfg["sizes"]) + 4) + "|")
-    for key, run in results.get("runs", {}).items():
-        impl, threads = key.split("/")
-        names = ["e_numpy", "e_theano"] if impl == "e" else [impl]
-        for name in names:
+    lines.append("| implementation | threads | " + " | ".join(
+        "n_h %d MB / build s" % n for n in cfg["sizes"]) + " |")
+    lines.append("|---" * (len(cfg["sizes"]) + 2) + "|")
+    for threads in cfg["threads"]:
+        for impl in ["a", "b", "c", "d", "e_numpy", "e_theano"]:
             cells = []
             for n_h in cfg["sizes"]:
-                row = _row(results, name, int(threads), n_h)
-                cells.append("%s / %.1f" % ("%.0f" % row["peak_rss_mb"]
-                                            if row.get("peak_rss_mb") else "?", row["build_s"])
-                             if row else "-")
-            loads = ("%.2f, %.2f" % (run["load_before"][0], run["load_after"][0])
-                     if "load_after" in run else "-")
-            lines.append("| %s, %s thr | %s | %s | %s | %s |" % (
-                LABELS[name], threads, "%.0f" % run["wall_s"] if "wall_s" in run else "-",
-                loads, "%.0f" % run["maxrss_mb"] if "maxrss_mb" in run else "-",
-                " | ".join(cells)))
+                row = _row(results, impl, threads, n_h)
+                if not row:
+                    cells.append("-")
+                    continue
+                added = row.get("rss_added_mb")
+                cells.append("%s / %.1f" % ("%.0f" % added if added is not None else "?",
+                                            row["build_s"]))
+            lines.append("| %s | %d | %s |" % (LABELS[impl], threads, " | ".join(cells)))
+    lines.append("")
+    lines.append("Subprocesses (peak memory is ru_maxrss):")
+    lines.append("")
+    lines.append("| subprocess | wall (s) | load (1 min) before, after | peak memory (MB) |")
+    lines.append("|---|---|---|---|")
+    procs = [("training, %s thread%s" % (t, "s" if t != "1" else ""), run)
+             for t, run in results.get("runs", {}).items()]
+    procs += [("BLAS %s" % name, run) for name, run in results.get("blas", {}).items()]
+    for label, run in procs:
+        loads = ("%.2f, %.2f" % (run["load_before"][0], run["load_after"][0])
+                 if "load_after" in run else "-")
+        lines.append("| %s | %s | %s | %s |" % (
+            label, "%.0f" % run["wall_s"] if "wall_s" in run else "-", loads,
+            "%.0f" % run["maxrss_mb"] if "maxrss_mb" in run else run.get("error", "-")[:80]))
     lines.append("")
 
     if results.get("blas"):
+        blas_sizes = [int(v) for v in str(cfg.get("blas_sizes", "50,512")).split(",")]
         lines.append("## BLAS linked into Theano, 1 thread: computed characters per second")
         lines.append("")
-        lines.append("| BLAS | row | " + " | ".join("n_h %d" % n for n in cfg["sizes"]) + " |")
-        lines.append("|---" * (len(cfg["sizes"]) + 2) + "|")
-        for name, runs in results["blas"].items():
-            if "same_as" in runs:
-                runs = {"b": results["runs"].get("b/1", {}), "e": results["runs"].get("e/1", {})}
-            for impl in ("b", "e_theano"):
-                run = runs.get(impl.split("_")[0], {})
+        lines.append("Each BLAS in its own subprocess (Theano links it at import); the NumPy "
+                     "ceiling does not use Theano's BLAS and shows how busy the machine was.")
+        lines.append("")
+        lines.append("| BLAS | row | " + " | ".join("n_h %d" % n for n in blas_sizes) + " |")
+        lines.append("|---" * (len(blas_sizes) + 2) + "|")
+        for name, run in results["blas"].items():
+            for impl in ("b", "e_theano", "e_numpy"):
                 cells = []
-                for n_h in cfg["sizes"]:
+                for n_h in blas_sizes:
                     row = run.get("sizes", {}).get(str(n_h), {}).get(impl)
                     cells.append(_fmt_rate(row["computed_chars_per_s"]) if row else
                                  ("error" if "error" in run else "-"))
