@@ -3,7 +3,7 @@
 #   make test   the whole test suite, including the notebooks under nbval
 #   make lab    open Jupyter Lab in the environment
 #   make clean  remove the environment, caches and everything generated
-#   (also: make experiments, make bench, make notebook-outputs; see README.md)
+#   (also: make experiments, make bench, make bench-quick, make notebook-outputs; see README.md)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,7 +14,7 @@ OUT := build/run
 # schedule is `make run EPOCHS=40` (about 2 hours).
 EPOCHS ?= 4
 
-.PHONY: run test lab clean freeze venv notebook-outputs experiments bench
+.PHONY: run test lab clean freeze venv notebook-outputs experiments bench bench-quick bench-torch
 
 venv: $(STAMP)
 
@@ -39,15 +39,22 @@ experiments: $(STAMP)
 	$(PY) tools/run_notebook.py notebooks/lstm_text_experiments.ipynb --out build/experiments
 
 # Speed benchmark (prints a table; results in benchmarks/results/). PyTorch is an optional,
-# benchmark-only dependency: installed here when pip can get it, its rows skipped otherwise.
+# benchmark-only dependency: installed here once when pip can get it, its rows skipped otherwise.
 # torch 2.13 declares setuptools>=77 while the lock keeps 65.5 (Fuel's build needs it), so
 # torch goes in without its dependency check, and its runtime dependencies under the lock.
-bench: $(STAMP)
-	( $(PY) -m pip install --disable-pip-version-check -q --no-deps torch==2.13.0 && \
-	  $(PY) -m pip install --disable-pip-version-check -q filelock 'sympy>=1.13.3' \
-	    'networkx>=2.5.1' 'fsspec>=0.8.5' -c constraints.txt ) \
+# make bench-quick: about a minute (n_h 50, 1 thread), a smoke run that leaves latest.* alone.
+bench-torch: $(STAMP)
+	@$(PY) -c 'import torch' 2>/dev/null || \
+	  ( $(PY) -m pip install --disable-pip-version-check -q --no-deps torch==2.13.0 && \
+	    $(PY) -m pip install --disable-pip-version-check -q filelock 'sympy>=1.13.3' \
+	      'networkx>=2.5.1' 'fsspec>=0.8.5' -c constraints.txt ) \
 	  || echo "PyTorch is not available: the benchmark skips its rows"
+
+bench: bench-torch
 	$(PY) benchmarks/bench.py
+
+bench-quick: bench-torch
+	$(PY) benchmarks/bench.py --quick
 
 test: $(STAMP)
 	$(PY) -m pytest

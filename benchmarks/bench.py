@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How fast the character LSTM learns per second of CPU: five implementations side by side.
 
-    python benchmarks/bench.py            # full run (about 15 minutes on 2 cores)
+    python benchmarks/bench.py            # full run (12-16 minutes on 2 cores)
     python benchmarks/bench.py --quick    # smoke run (about 1 minute): n_h 50, 1 thread
 
 Rows (see benchmarks/README.md for the discussion):
@@ -20,9 +20,10 @@ bundled Austen corpus (mask with varying lengths, padded like Fuel pads). Speeds
 characters per second: "real" counts the characters under the mask (mask.sum()),
 "computed" counts batch x time (all implementations compute the padding too).
 
-Each thread count runs in its own subprocess per implementation, with OMP_NUM_THREADS,
+Each thread count runs in a subprocess of its own, with OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS (and torch.set_num_threads) set before any import;
-peak memory is that subprocess's ru_maxrss. Compile times are measured in subprocesses
+inside it the implementations' timed steps are interleaved (a b c d e a b ...) so that all
+rows of a size see the same background load; peak memory is that subprocess's ru_maxrss. Compile times are measured in subprocesses
 with a fresh, empty LSTM_TEXT_COMPILEDIR (cold) and again with it filled (warm). The
 BLAS comparison reruns (b) and (e theano) with Theano linked to other BLAS libraries.
 Results: benchmarks/results/bench-<date>.{json,md,png} and latest.md / latest.png.

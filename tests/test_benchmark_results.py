@@ -1,0 +1,93 @@
+"""The benchmark figures quoted in the READMEs are the ones a real run of bench.py saved.
+
+No timing here (speed is benchmarks/bench.py's job). These checks keep the committed
+results honest: each table is what bench.py renders from its own JSON, latest.md is the
+newest full run, and the ratios the top-level README quotes are recomputed from that JSON.
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+FULL_RUNS = sorted(p for p in RESULTS.glob("bench-*.json") if not p.stem.endswith("-quick"))
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench as module
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return module
+
+
+def test_a_full_run_is_committed():
+    assert FULL_RUNS, "no benchmarks/results/bench-*.json from a full run"
+    for path in FULL_RUNS:
+        assert path.with_suffix(".md").exists() and path.with_suffix(".png").exists(), path
+
+
+@pytest.mark.parametrize("path", FULL_RUNS, ids=lambda p: p.stem)
+def test_each_table_is_rendered_from_its_json(bench, path):
+    results = json.loads(path.read_text())
+    assert not results["quick"]
+    assert bench.markdown_report(results) == path.with_suffix(".md").read_text()
+
+
+def test_latest_is_the_newest_full_run():
+    newest = max(FULL_RUNS, key=lambda p: json.loads(p.read_text())["started"])
+    assert (RESULTS / "latest.md").read_text() == newest.with_suffix(".md").read_text()
+    assert (RESULTS / "latest.png").read_bytes() == newest.with_suffix(".png").read_bytes()
+
+
+def _median_rate(run, impl, n_h):
+    """Recompute a median from the per-size record (not the report's rounded figure)."""
+    return run["sizes"][str(n_h)][impl]["computed_chars_per_s"]["median"]
+
+
+def _readme_speed_table():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Speed"):]
+    section = section[:section.index("\n## ", 1)]
+    source = re.search(r"benchmarks/results/(bench-[0-9-]+)\.json", section)
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"[0-9.]+", cells[1]):
+            rows[cells[0]] = [float(c) for c in cells[1:]]
+    return source, rows
+
+
+def test_readme_ratios_come_from_the_committed_run():
+    source, rows = _readme_speed_table()
+    assert source, "the README's speed section must name the results file it quotes"
+    results = json.loads((RESULTS / (source.group(1) + ".json")).read_text())
+    runs = results["runs"]
+    expected = {
+        "fast Theano / PyTorch `nn.LSTM`, 1 thread": (runs["1"], "b", "c"),
+        "fast Theano / PyTorch `nn.LSTM`, 2 threads": (runs["2"], "b", "c"),
+        "fast Theano / the notebook's graph, 1 thread": (runs["1"], "b", "a"),
+        "fast Theano / BLAS ceiling (same GEMMs alone), 1 thread": (runs["1"], "b", "e_theano"),
+    }
+    assert set(rows) == set(expected)
+    for label, (run, top, bottom) in expected.items():
+        ratios = [round(_median_rate(run, top, n) / _median_rate(run, bottom, n), 2)
+                  for n in (50, 128, 512)]
+        assert rows[label] == ratios, label
+
+
+def test_rates_follow_from_the_step_times():
+    """Computed characters/s = batch x time steps / seconds per step, for every median."""
+    for path in FULL_RUNS:
+        results = json.loads(path.read_text())
+        chars = results["config"]["batch"] * results["config"]["steps"]
+        for run in results["runs"].values():
+            for per_impl in run["sizes"].values():
+                for impl, record in per_impl.items():
+                    assert record["computed_chars_per_s"]["median"] == pytest.approx(
+                        chars / record["step_s"]["median"], rel=1e-9), (path.stem, impl)
