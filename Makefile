@@ -62,8 +62,16 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+# The lock keeps its header comment, and leaves out Fuel (built by tools/install_fuel.py) and
+# what make bench installs for itself (torch comes from a local wheel path on some machines).
+BENCH_ONLY := torch filelock fsspec mpmath networkx sympy
 freeze: $(STAMP)
-	$(PY) -m pip freeze --exclude fuel > constraints.txt.new && mv constraints.txt.new constraints.txt
+	{ grep '^#' constraints.txt; \
+	  $(PY) -m pip freeze --all --exclude pip --exclude fuel $(addprefix --exclude ,$(BENCH_ONLY)) \
+	    | $(PY) -c 'import sys; sys.stdout.writelines(sorted(sys.stdin, key=str.lower))'; \
+	} > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	touch $(STAMP)  # the environment is what the new lock says: no reinstall needed
 
 clean:
 	rm -rf $(VENV) build .cache .pytest_cache notebooks/.ipynb_checkpoints
