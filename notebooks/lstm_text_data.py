@@ -396,14 +396,16 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
                     preprocess=str.lower):
     """Check a one-sentence-per-line file before Fuel reads it; return a TextFileReport.
 
-    DataError (naming file and line): missing, a directory, empty or only blank lines, not
-    decodable, or a line over `max_line_chars` (the LSTM unrolls over every character and a
-    batch is padded to its longest sentence). Blank lines are counted, not refused: Fuel
-    would make empty sentences of them, so load_corpus drops them from its prepared copy.
+    DataError (naming file and line): missing, a directory, empty or only blank lines, no
+    line of two characters or more (nothing to predict), not decodable, or a line over
+    `max_line_chars` (the LSTM unrolls over every character and a batch is padded to its
+    longest sentence). Blank and one-character lines are counted, not refused: Fuel would
+    make empty sentences of the first, the second have no next character to predict, so
+    load_corpus drops both from its prepared copy.
     Characters outside `dictionary` (if given) are counted and reported with a warning:
     Fuel reads them as '~'.
     """
-    lines = blank = longest = 0
+    lines = blank = one_character = longest = 0
     unknown = collections.Counter()
     for number, line in _decoded_lines(path, encoding):
         lines = number
@@ -411,6 +413,8 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
         if not sentence:
             blank += 1
             continue
+        if len(sentence) == 1:
+            one_character += 1
         if len(sentence) > max_line_chars:
             raise DataError(
                 f"{path} line {number}: {len(sentence)} characters, more than "
@@ -425,6 +429,11 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
         raise DataError(f"{path}: file is empty.")
     if blank == lines:
         raise DataError(f"{path}: contains only blank lines ({lines}).")
+    if blank + one_character == lines:
+        raise DataError(
+            f"{path}: no line has two characters or more ({one_character} one-character "
+            f"lines, {blank} blank): the model learns to predict each next character, and a "
+            f"one-character sentence has none.")
     if unknown:
         common = ", ".join(f"{char!r} ({count})" for char, count in unknown.most_common(5))
         warnings.warn(f"{path}: {sum(unknown.values())} characters ({len(unknown)} distinct) "
@@ -434,25 +443,32 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
 
 
 def prepare_text_file(src, dest, encoding="utf-8"):
-    """Write a UTF-8 copy of `src` to `dest` without its blank lines; return how many dropped.
+    """Write a UTF-8 copy of `src` to `dest` with only the sentences the model can learn from.
 
-    The user's file is never modified. Line endings become '\\n' and a leading byte-order
-    mark is removed, so Fuel (reading the copy as UTF-8) sees exactly the sentences.
+    Returns (blank, one_character): how many lines of each kind were left out. Blank lines
+    would be empty sentences; a one-character sentence has no next character to predict,
+    and a minibatch made only of them has one time step, which Theano's matrix product
+    refuses deep inside update_model. The user's file is never modified. Line endings become
+    '\\n' and a leading byte-order mark is removed, so Fuel (reading the copy as UTF-8) sees
+    exactly the sentences.
     """
     src, dest = Path(src), Path(dest)
     if dest.exists() and src.exists() and src.resolve() == dest.resolve():
         raise DataError(f"{src}: refusing to prepare a file onto itself; choose another work_dir.")
-    dropped = 0
+    blank = one_character = 0
     with atomic_open(dest, "w", encoding="utf-8", newline="\n") as out:
         for number, line in _decoded_lines(src, encoding):
             line = line.rstrip("\r\n")
             if number == 1:
                 line = line.lstrip("\ufeff")
-            if line.strip():
+            sentence_length = len(line.strip())
+            if sentence_length >= 2:
                 out.write(line + "\n")
+            elif sentence_length == 1:
+                one_character += 1
             else:
-                dropped += 1
-    return dropped
+                blank += 1
+    return blank, one_character
 
 
 # ---------------------------------------------------------------- the corpus
@@ -522,10 +538,15 @@ def _prepared_copies(folder, train, valid, test, encoding, max_line_chars):
             continue
         check_text_file(path, encoding=encoding, max_line_chars=max_line_chars)
         copy = folder / f"{role}.txt"
-        dropped = prepare_text_file(path, copy, encoding=encoding)
-        if dropped:
-            warnings.warn(f"{path}: {dropped} blank lines dropped in the prepared copy {copy} "
-                          f"(Fuel would read them as empty sentences).", stacklevel=3)
+        blank, one_character = prepare_text_file(path, copy, encoding=encoding)
+        reasons = []
+        if blank:
+            reasons.append(f"{blank} blank lines (Fuel would read them as empty sentences)")
+        if one_character:
+            reasons.append(f"{one_character} one-character lines (nothing to predict)")
+        if reasons:
+            warnings.warn(f"{path}: the prepared copy {copy} leaves out "
+                          f"{' and '.join(reasons)}.", stacklevel=3)
         copies.append(copy)
     return copies
 
@@ -539,7 +560,8 @@ def load_corpus(source="austen", data_dir=DATA_DIR, work_dir=WORK_DIR, train=Non
     decompressed once), 'tiny' (small bundled files for tests), 'original' (downloads the
     2015 files and their byte-level dictionary: the text is then read as latin-1 with
     ascii_lower, see load_dictionary), or 'files' (also implied by train=/valid=: your own
-    files in `encoding`, left untouched; prepared UTF-8 copies without blank lines are used).
+    files in `encoding`, left untouched; prepared UTF-8 copies without blank or
+    one-character lines are used).
     `dictionary` (a dict or a pickle path) replaces the dictionary built from the train file.
     """
     data_dir, work_dir = Path(data_dir), Path(work_dir)

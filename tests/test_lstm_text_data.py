@@ -391,7 +391,8 @@ def test_user_files_blank_lines_dropped_in_copy_and_originals_untouched(tmp_path
     valid = write(tmp_path / "valid.txt", b"\xef\xbb\xbfSecond line.\n")
     test = write(tmp_path / "test.txt", b"line\r\n")
     before = train.read_bytes(), valid.read_bytes(), test.read_bytes()
-    with pytest.warns(UserWarning, match=r"train.txt: 2 blank lines dropped"):
+    with pytest.warns(UserWarning, match=r"train.txt: the prepared copy .* leaves out 2 blank "
+                      r"lines \(Fuel would read them as empty sentences\)\.$"):
         corpus = ltd.load_corpus(train=train, valid=valid, test=test,
                                  work_dir=tmp_path / "work")
     assert (train.read_bytes(), valid.read_bytes(), test.read_bytes()) == before
@@ -402,6 +403,28 @@ def test_user_files_blank_lines_dropped_in_copy_and_originals_untouched(tmp_path
     assert Path(corpus.train_file).parent == tmp_path / "work" / "files"
     assert corpus.dictionary == ltd.build_dictionary([corpus.train_file])
     assert ltd.load_dictionary(corpus.dictionary_file) == corpus.dictionary
+
+
+def test_user_files_one_character_lines_dropped_in_copy(tmp_path):
+    """A one-character sentence has nothing to predict; a batch of only such sentences has
+    one time step, which crashes Theano (see test_model_reference), so the copy leaves them out."""
+    train = write(tmp_path / "train.txt", b"a\n\nAn apple.\n  b \nI\nok\n")
+    valid = write(tmp_path / "valid.txt", b"A pplan.\n")
+    before = train.read_bytes()
+    with pytest.warns(UserWarning, match=r"train.txt: the prepared copy .* leaves out 1 blank "
+                      r"lines .* and 3 one-character lines \(nothing to predict\)\.$"):
+        corpus = ltd.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
+    assert train.read_bytes() == before
+    assert Path(corpus.train_file).read_bytes() == b"An apple.\nok\n"
+    # the dictionary is built from the copy: no characters that only dropped lines had
+    assert set(corpus.dictionary) == set("an pple.ok") | {ltd.UNKNOWN}
+
+
+def test_check_no_line_long_enough_to_predict(tmp_path):
+    path = write(tmp_path / "letters.txt", b"a\n\nb\n c \n")
+    with pytest.raises(DataError, match=r"letters.txt: no line has two characters or more "
+                       r"\(3 one-character lines, 1 blank\)"):
+        ltd.check_text_file(path)
 
 
 def test_user_files_with_given_dictionary_and_latin1(tmp_path):

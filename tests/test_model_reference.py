@@ -625,10 +625,36 @@ def test_logistic_regression_y_pred_is_the_most_probable_character(model):
 @pytest.mark.xfail(raises=ValueError, reason="Theano's Dot22 refuses the empty (0, n_h) "
                    "matrix of output[:-1] when the batch has one time step: 'some matrix has "
                    "no unit stride'. A minibatch whose sentences are all one character long "
-                   "crashes evaluate_model and update_model instead of costing 0.")
+                   "crashes evaluate_model and update_model instead of costing 0 (load_corpus "
+                   "leaves one-character lines out of your files' prepared copies for this).")
 @pytest.mark.parametrize("which", ["model", "model32"])
 def test_a_batch_of_one_time_step_costs_zero(request, which):
     model = request.getfixturevalue(which)
     model.randomize(119)
     x = numpy.array([[3, 7, 1]], dtype="int64")
     assert model.g.evaluate_model(x, numpy.ones((1, 3), dtype=model.float_x)) == 0.0
+
+
+def test_prepared_copies_never_give_a_batch_of_one_time_step(model, dictionary, tmp_path):
+    """A user file that starts with a minibatch of one-character lines: read as it is, the
+    first batch crashes inside Theano (the xfail above); load_corpus's prepared copy leaves
+    those lines out, and the rest is scored exactly as the reference scores it."""
+    params = model.randomize(120)
+    lines = ["a", "e", "t", "o", " i "] + ["the cat sat.", "a tea.", "no."]
+    assert len(lines) > BATCH_SIZE
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError):   # what the copy protects from
+        lstm_model.validate(model.g.evaluate_model, fuel_stream(train, dictionary, BATCH_SIZE),
+                            BATCH_SIZE)
+    with pytest.warns(UserWarning, match="5 one-character lines"):
+        corpus = lstm_text_data.load_corpus(train=train, valid=train, dictionary=dictionary,
+                                            work_dir=tmp_path / "work")
+    ce_per_sentence, _ = lstm_model.validate(
+        model.g.evaluate_model, fuel_stream(corpus.train_file, dictionary, BATCH_SIZE),
+        BATCH_SIZE)
+    kept = [s for s in lines if len(s.strip()) > 1]
+    expected = [ref.token_cross_entropies(
+        params, numpy.array(encode(s, dictionary))[:, None], numpy.ones((len(s), 1))).sum()
+        for s in kept]
+    assert ce_per_sentence == pytest.approx(sum(expected) / len(kept), rel=1e-10)
