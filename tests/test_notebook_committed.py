@@ -12,11 +12,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "lstm_text.ipynb"
+EXPERIMENTS = REPO / "notebooks" / "lstm_text_experiments.ipynb"
 
 
 @pytest.fixture(scope="module")
 def notebook():
     return json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def experiments():
+    return json.loads(EXPERIMENTS.read_text(encoding="utf-8"))
 
 
 def _code_cells(notebook):
@@ -28,7 +34,9 @@ def _stdout(cell):
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
-def test_run_top_to_bottom_in_order_without_errors(notebook):
+@pytest.mark.parametrize("which", ["notebook", "experiments"])
+def test_run_top_to_bottom_in_order_without_errors(request, which):
+    notebook = request.getfixturevalue(which)
     counts = [cell["execution_count"] for cell in _code_cells(notebook)]
     assert counts == list(range(1, len(counts) + 1)), counts
     errors = [o for cell in _code_cells(notebook) for o in cell["outputs"]
@@ -55,7 +63,7 @@ def test_committed_run_trained_and_the_text_improved(notebook):
     assert len(bpc) >= 10, "the committed run is too short to show learning"
     assert bpc[-1] < bpc[0] - 1.0
     samples = re.findall(r'LSTM: "the meaning of life is (.*?)"\n', output, flags=re.S)
-    assert len(samples) == len(bpc) or len(samples) == len(bpc) - 0
+    assert len(samples) == len(bpc)
 
     def wordiness(text):
         # Share of space-separated tokens that are common English words: a crude, independent
@@ -77,3 +85,19 @@ def test_model_cells_are_tagged_and_importable():
     # The module runs the notebook's cells: its functions' code comes from the notebook.
     assert lstm_model.LstmLayer._step.__code__.co_filename.startswith("lstm_text.ipynb[model")
     assert len(lstm_model.tagged_sources("graph")) == 1
+
+
+def test_experiments_committed_run_compared_every_configuration(experiments):
+    """The committed experiments outputs are one full run: every planned configuration has a
+    row in the results table, and the learning curves are plotted."""
+    plan = re.findall(r"^\s+\('((?:sgd|nesterov|rmsprop|adam|best)[a-z0-9.-]*)', ", "".join(
+        "".join(cell["source"]) for cell in _code_cells(experiments)), flags=re.M)
+    output = "".join(_stdout(cell) for cell in _code_cells(experiments))
+    rows = dict(re.findall(r"^\| ([a-z0-9.-]+) \| [^|]+ \| ([^|]+) \|", output, flags=re.M))
+    assert len(plan) >= 10 and set(plan) <= set(rows), sorted(set(plan) - set(rows))
+    assert images_in(experiments)
+
+
+def images_in(notebook):
+    return [o for cell in _code_cells(notebook) for o in cell["outputs"]
+            if "image/png" in o.get("data", {})]
