@@ -456,8 +456,9 @@ class FastLstm:
 class FastLogReg:
     """The notebook's LogisticRegression (same W, b) on a 2-D (time*batch, n_h) input."""
 
-    def __init__(self, n_h, n_out):
-        self.W = theano.shared(numpy.zeros((n_h, n_out), dtype=config.floatX), "W", borrow=True)
+    def __init__(self, rng, n_h, n_out):
+        from lstm_model import gauss_weight  # drawn after the LSTM's weights, as the notebook
+        self.W = theano.shared(gauss_weight(rng, n_h, n_out), "W", borrow=True)
         self.b = theano.shared(numpy.zeros((n_out,), dtype=config.floatX), "b", borrow=True)
         self.params = [self.W, self.b]
 
@@ -486,7 +487,7 @@ def build_fast_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n
     x = T.lmatrix("x")
     mask = T.matrix("mask")
     lstm = FastLstm(rng, n_in, n_h)
-    logreg = FastLogReg(n_h, n_out)
+    logreg = FastLogReg(rng, n_h, n_out)
 
     H, cache = lstm.forward(x, mask)
     n_steps, batch = x.shape[0], x.shape[1]

@@ -42,12 +42,27 @@ def build_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_out=
     The result has x, mask, recurrent_layer, logreg_layer, cost, params, grads, updates,
     update_model, evaluate_model and single_step, exactly as the notebook defines them.
     """
-    import numpy
     namespace = dict(globals())
     namespace.update(n_in=n_in, n_out=n_in if n_out is None else n_out, n_h=n_h,
                      batch_size=batch_size, learning_rate=learning_rate,
-                     max_grad_norm=max_grad_norm,
-                     rng=numpy.random.RandomState(seed))
+                     max_grad_norm=max_grad_norm, seed=seed)
     _run_cells("graph", namespace)
+    return _public(namespace)
+
+
+def build_streams(corpus, batch_size=100):
+    """Run the notebook's `data` cell (Fuel's TextFile, Batch, Padding) for a corpus.
+
+    `corpus` needs train_file, valid_file, dictionary, preprocess and encoding, as
+    lstm_text_data.load_corpus returns them. The result has train_stream and val_stream.
+    """
+    namespace = dict(globals())
+    namespace.update(corpus=corpus, TRAIN_FILE=corpus.train_file, VAL_FILE=corpus.valid_file,
+                     dictionary=corpus.dictionary, batch_size=batch_size)
+    _run_cells("data", namespace)
+    return _public(namespace)
+
+
+def _public(namespace):
     return types.SimpleNamespace(**{key: value for key, value in namespace.items()
                                     if not key.startswith("__")})
