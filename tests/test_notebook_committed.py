@@ -63,7 +63,8 @@ def test_committed_run_trained_and_the_text_improved(notebook):
     assert len(bpc) >= 10, "the committed run is too short to show learning"
     assert bpc[-1] < bpc[0] - 1.0
     samples = re.findall(r'LSTM: "the meaning of life is (.*?)"\n', output, flags=re.S)
-    assert len(samples) == len(bpc)
+    # a sample at every report; the last validation point, at the end of training, has none
+    assert len(samples) in (len(bpc), len(bpc) - 1)
 
     def wordiness(text):
         # Share of space-separated tokens that are common English words: a crude, independent
