@@ -3,8 +3,11 @@
 The 2015 notebook downloaded its text and a pickled dictionary from a university web page
 that may be gone. This module gives it one call, ``load_corpus()``, that returns checked
 text files and a dictionary, by default from the Jane Austen corpus bundled in data/.
-It also holds the careful plumbing behind that call: atomic writes, a retrying, checksummed
-downloader, a pickle loader that runs no code, and checks that explain bad input files.
+It also holds the careful plumbing behind that call: atomic writes (temporaries a killed
+process left are removed by the next write), a downloader with retries, checksums, timeouts,
+a deadline per file and a progress line, that moves aside a file it cannot use (an HTML
+login page, say) instead of caching it, a pickle loader that runs no code, and checks that
+explain bad input files (UTF-16, binary, the same text for training and validation).
 
 Every problem is reported as one ``DataError`` whose message names the file (and URL or
 line) and says what to do. Standard library and requests only: no Theano, no Fuel.
@@ -19,6 +22,7 @@ import codecs
 import collections
 import contextlib
 import dataclasses
+import errno
 import gzip
 import hashlib
 import os
@@ -26,6 +30,7 @@ import pickle
 import re
 import secrets
 import string
+import sys
 import time
 import warnings
 import zlib
@@ -48,9 +53,14 @@ ORIGINAL_SOURCE = {
     "valid": ORIGINAL_URL + "valdata.txt.gz",
     "dictionary": ORIGINAL_URL + "dictionary.pkl",
 }
-OFFLINE_HINT = ("If you are offline or the server is gone, use the corpus bundled with "
-                "this repository instead: load_corpus('austen').")
+ORIGINAL_FILES = {"train": "traindata.txt", "valid": "valdata.txt", "dictionary": "dictionary.pkl"}
+DOWNLOAD_HINT = "Check the URL and your network connection, then try again."
 CHUNK = 1 << 16
+CONNECT_TIMEOUT, READ_TIMEOUT = 10, 20  # seconds: to connect; to wait for the next bytes
+DEADLINE = 600                          # seconds per downloaded file, retries included
+PROGRESS_BYTES = 1 << 20                # files this large (or of unknown size) show progress
+PROGRESS_EVERY = 1.0                    # seconds between its updates on a terminal (else 10x)
+STALE_SECONDS = 600                     # age after which an old-style temporary is stale
 
 
 class DataError(Exception):
@@ -86,27 +96,80 @@ class Corpus:
 
 # ---------------------------------------------------------------- files and checksums
 
+def _pid_alive(pid):
+    """True unless no process has this id (a zombie or another user's process counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder, pattern, max_age=STALE_SECONDS):
+    """Delete the temporaries of ours in `folder` that no running process is writing.
+
+    `pattern` (a regex) matches our temporary names; a named group `pid` holds the writer's
+    process id. A match whose writer is gone (killed during a save, say) is removed; one
+    without a pid (an older naming) once it is `max_age` seconds old. Returns what it removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = match.groupdict().get("pid")
+        try:
+            stale = (not _pid_alive(int(pid)) if pid else
+                     time.time() - entry.stat().st_mtime > max_age)
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
+def _temporary_pattern(name):
+    """Our temporaries beside `name`: .NAME.PID-HEX.tmp; older .NAME.HEX.tmp, .NAME.download."""
+    return re.compile(re.escape(f".{name}.")
+                      + r"(?:(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp|download)")
+
+
+@contextlib.contextmanager
+def _temporary(path):
+    """Yield a new temporary path beside `path` (stale ones removed first); deleted on exit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, _temporary_pattern(path.name))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", **open_kwargs):
     """Yield a temporary file beside `path` (folder created) that replaces it on success.
 
     Readers never see half a file: the data is fsynced, then os.replace'd onto `path`;
     on any error (or Ctrl-C) the temporary file is deleted and `path` is left untouched.
+    Temporaries that a killed process left beside `path` are deleted first.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
-    try:
+    with _temporary(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         with open(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write_bytes(path, data):
@@ -173,10 +236,28 @@ def gunzip_file(src, dest, sha256=None, label=None):
     return Path(dest)
 
 
+@contextlib.contextmanager
+def _os_errors(folder):
+    """Turn an OSError (a full disk, a folder we may not write) into one DataError."""
+    try:
+        yield
+    except OSError as exc:
+        fix = {errno.ENOSPC: "the disk is full: free some space, then run again",
+               errno.EDQUOT: "the disk quota is used up: free some space, then run again",
+               errno.EFBIG: "a file-size limit was reached (see ulimit -f)"}.get(
+                   exc.errno, "check the path and its permissions")
+        raise DataError(f"{exc.filename or folder}: {exc.strerror or exc}; {fix}. Files are "
+                        f"written whole or not at all: nothing half-written was left.") from None
+
+
 # ---------------------------------------------------------------- downloads
 
 class _Transient(Exception):
     """A download failure worth retrying (connection trouble, HTTP 5xx)."""
+
+
+class _TimedOut(_Transient):
+    """No connection or no data within the timeout: retried once, not `retries` times."""
 
 
 def _short_reason(exc):
@@ -186,72 +267,260 @@ def _short_reason(exc):
     return match.group(0).strip() if match else f"{type(exc).__name__}: {text[:300]}"
 
 
+def _size(count):
+    """A byte count for people: '850 B', '12.3 kB', '4.1 MB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count:.0f} B"
+
+
 def _is_cached(dest, sha256):
     """True when `dest` is a file and, where a checksum is known, matches it."""
     return dest.is_file() and (sha256 is None or sha256_file(dest) == sha256.lower())
 
 
-def _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout):
-    """One download attempt: stream `url` to a temporary file, verify, move it to `dest`."""
-    what = f"{url} (downloading to {dest})"
+def _html_problem(path, url):
+    """Why `path` (downloaded from `url`) is an HTML page rather than the file, or None."""
+    if url.lower().endswith((".html", ".htm")):
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    xhtml = start.startswith(b"<?xml") and b"<html" in start
+    if not (xhtml or start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))):
+        return None
+    title = re.search(rb"<title[^>]*>(.*?)</title", head, re.I | re.S)
+    titled = f" titled {title.group(1).decode('utf-8', 'replace').strip()[:80]!r}" if title else ""
+    return (f"it is an HTML page{titled}, not the file: the network sent a login page (log "
+            f"in to it in a browser first) or the file has moved")
+
+
+def _text_problem(path):
+    """Why a downloaded text file cannot be the corpus (empty, or binary), or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(CHUNK)
+    if not head:
+        return "it is empty"
+    if b"\0" in head:
+        return "it holds NUL bytes, so it is not a text file"
+    return None
+
+
+def _dictionary_problem(path):
+    """Why `path` is not a usable dictionary pickle, or None."""
+    try:
+        load_dictionary(path)
+    except DataError as exc:
+        return str(exc).removeprefix(f"{path}: ").rstrip(".")
+    return None
+
+
+def _problem(path, url, check):
+    """The first problem that the HTML test or `check(path)` finds in a file, or None."""
+    return _html_problem(path, url) or (check(path) if check else None)
+
+
+def _reject(path, dest):
+    """Move an unusable `path` to DEST.rejected (replacing an older one), kept for inspection."""
+    aside = dest.with_name(dest.name + ".rejected")
+    os.replace(path, aside)
+    return aside
+
+
+class _Progress:
+    """A one-line report on stderr for large downloads: size, percentage and rate."""
+
+    def __init__(self, name, total):
+        self.name, self.total, self.done = name, total, 0
+        self.show = total is None or total >= PROGRESS_BYTES
+        self.every = PROGRESS_EVERY * (1 if sys.stderr.isatty() else 10)
+        self.started = self.last = time.monotonic()
+        self.shown = False
+
+    def rate(self):
+        return self.done / max(time.monotonic() - self.started, 1e-3)
+
+    def text(self):
+        of = f" of {_size(self.total)} ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        return f"{_size(self.done)}{of}, {_size(self.rate())}/s"
+
+    def update(self, count):
+        self.done += count
+        now = time.monotonic()
+        if self.show and now - self.last >= self.every:
+            self.last, self.shown = now, True
+            sys.stderr.write(f"\rdownloading {self.name}: {self.text()}   ")
+            sys.stderr.flush()
+
+    def close(self, finished=True):
+        """The last line: the size, time and rate of a finished download; else end the line."""
+        if finished and self.show:
+            seconds = time.monotonic() - self.started
+            end = "\r" if self.shown else ""
+            sys.stderr.write(f"{end}downloaded {self.name}: {_size(self.done)} in {seconds:.0f} s "
+                             f"({_size(self.rate())}/s)\n")
+        elif self.shown:
+            sys.stderr.write("\n")  # the error message that follows gets a line of its own
+        sys.stderr.flush()
+
+
+def _receive(response, path, what, clock, decode):
+    """Stream the response body into `path`, fsynced; return its SHA-256 as served.
+
+    `clock` is (start, deadline in seconds) of the whole file. Past the deadline, or as soon
+    as the rate seen so far cannot finish in time, it gives up with a DataError.
+    """
+    started, deadline = clock
+    total = int(response.headers.get("Content-Length", "0") or 0) or None
+    progress = _Progress(response.url.rsplit("/", 1)[-1] or what, total)
+    digest = hashlib.sha256()
+    finished = False
+    with open(path, "wb") as out:
+        try:
+            # read1: whatever has arrived (one recv), so a trickling server cannot hold us
+            # inside one read past the deadline.
+            for chunk in iter(lambda: response.raw.read1(CHUNK, decode_content=decode), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                progress.update(len(chunk))
+                _check_deadline(progress, started, deadline, what)
+            out.flush()
+            os.fsync(out.fileno())
+            finished = True
+        except urllib3.exceptions.TimeoutError as exc:
+            raise _TimedOut(f"no data for the read timeout ({_short_reason(exc)})") from None
+        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+            raise _Transient(_short_reason(exc)) from None
+        finally:
+            progress.close(finished)
+    return digest.hexdigest()
+
+
+def _check_deadline(progress, started, deadline, what):
+    """Give up (DataError) past the deadline, or early when the rate cannot make it in time."""
+    elapsed = time.monotonic() - started
+    left = (progress.total - progress.done) if progress.total else None
+    attempt_seconds = time.monotonic() - progress.started
+    projected = (elapsed + left / max(progress.rate(), 1e-9)
+                 if left and attempt_seconds >= min(10.0, deadline / 3) else 0)
+    if elapsed > deadline or projected > deadline:
+        why = (f"at {_size(progress.rate())}/s the remaining {_size(left)} would take "
+               f"{projected - elapsed:.0f} s more" if projected > deadline else
+               f"it was still unfinished")
+        raise DataError(f"gave up on {what} after {elapsed:.0f} s: {_size(progress.done)} "
+                        f"received, and {why}; the limit is {deadline:g} s per file. "
+                        f"The network or the server is too slow: try again later, or "
+                        f"download the file another way and put it at the path above.")
+
+
+def _request(url, timeout, what, hint):
+    """GET `url` streaming; a connection problem is _Transient, HTTP 4xx a DataError."""
     try:
         response = requests.get(url, stream=True, timeout=timeout,
                                 headers={"Accept-Encoding": "identity"})
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except requests.Timeout as exc:  # ConnectTimeout or ReadTimeout (no answer)
+        raise _TimedOut(f"no answer within the timeout ({_short_reason(exc)})") from None
+    except requests.ConnectionError as exc:
         raise _Transient(_short_reason(exc)) from None
     except requests.RequestException as exc:
         raise DataError(f"cannot download {what}: {_short_reason(exc)}") from None
-    with response:
-        if response.status_code >= 500:
-            raise _Transient(f"HTTP {response.status_code} {response.reason}")
-        if response.status_code >= 400:
-            raise DataError(f"cannot download {what}: HTTP {response.status_code} "
-                            f"{response.reason}. {OFFLINE_HINT}")
+    if response.status_code >= 500:
+        response.close()
+        raise _Transient(f"HTTP {response.status_code} {response.reason}")
+    if response.status_code >= 400:
+        response.close()
+        raise DataError(f"cannot download {what}: HTTP {response.status_code} "
+                        f"{response.reason}. {hint}")
+    return response
+
+
+def _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout, clock, check, hint):
+    """One download attempt: stream `url` to a temporary file, verify, move it to `dest`."""
+    what = f"{url} (downloading to {dest})"
+    response = _request(url, timeout, what, hint)
+    with response, _temporary(dest) as received:
         # A .gz file is often labelled "Content-Encoding: gzip"; we want its bytes as served
         # and gunzip them ourselves, so urllib3 decodes the transfer only when not gunzipping.
-        served = hashlib.sha256()
-        target = dest.with_name(f".{dest.name}.download") if gunzip else dest
-        try:
-            with atomic_open(target) as out:
-                for chunk in response.raw.stream(CHUNK, decode_content=not gunzip):
-                    served.update(chunk)
+        served = _receive(response, received, what, clock, decode=not gunzip)
+        _expect_sha256(served, download_sha256, f"{what}, as served")
+        _refuse_unusable(received, dest, url, None if gunzip else check, hint)
+        if not gunzip:
+            _expect_sha256(served, sha256, what)
+            os.replace(received, dest)
+            return
+        with _temporary(dest) as text:
+            with open(text, "wb") as out:
+                for chunk in _gzip_chunks(received, what):
                     out.write(chunk)
-                _expect_sha256(served.hexdigest(), download_sha256, f"{what}, as served")
-                if not gunzip:
-                    _expect_sha256(served.hexdigest(), sha256, what)
-        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
-            raise _Transient(_short_reason(exc)) from None
-    if gunzip:
-        try:
-            gunzip_file(target, dest, sha256=sha256, label=what)
-        finally:
-            target.unlink()
+                out.flush()
+                os.fsync(out.fileno())
+            _expect_sha256(sha256_file(text), sha256, what)
+            _refuse_unusable(text, dest, url, check, hint)
+            os.replace(text, dest)
 
 
-def download(url, dest, sha256=None, gunzip=False, timeout=30, retries=3, backoff=1.0,
-             download_sha256=None):
+def _refuse_unusable(path, dest, url, check, hint):
+    """DataError if `path` is an HTML page or fails `check`; it is moved to DEST.rejected."""
+    problem = _problem(path, url, check)
+    if problem:
+        aside = _reject(path, dest)
+        raise DataError(f"{url} sent a file that is not usable as {dest}: {problem}. It is "
+                        f"kept as {aside} for inspection; nothing was cached, so the next "
+                        f"run downloads it again. {hint}")
+
+
+def _usable_cache(dest, sha256, url, check):
+    """True when `dest` is a usable cached copy; a failing one is moved aside with a warning."""
+    if not dest.is_file():
+        return False
+    if sha256 is not None:
+        problem = None if sha256_file(dest) == sha256.lower() else "its SHA-256 is wrong"
+    else:
+        problem = _problem(dest, url, check)
+    if problem is None:
+        return True
+    aside = _reject(dest, dest)
+    warnings.warn(f"{dest}: the cached copy is not usable: {problem}. Moved it to {aside} "
+                  f"for inspection; downloading {url} again.", stacklevel=3)
+    return False
+
+
+def download(url, dest, sha256=None, gunzip=False, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+             retries=3, backoff=1.0, download_sha256=None, deadline=DEADLINE, check=None,
+             hint=DOWNLOAD_HINT):
     """Download `url` to `dest` (gunzipped if asked) unless a valid copy is already there.
 
     `sha256` is checked against the final file at `dest` (the decompressed text when
     gunzip=True), so it also validates the cache; `download_sha256` is checked against the
-    bytes as served. A mismatch of either leaves nothing behind. Connection errors and HTTP
-    5xx are retried `retries` more times, waiting backoff, 2*backoff, ... seconds; 4xx are
-    not. Every failure is one DataError naming the URL and the file. Returns Path(dest).
+    bytes as served. A mismatch of either leaves nothing behind. `check(path)` returns None
+    or what is wrong with a file; a file that fails it, or is an HTML page (a login page, a
+    moved file), is moved to DEST.rejected and named in the message, whether it was cached
+    or just downloaded. `timeout` is (connect, read) seconds; `deadline` bounds the seconds
+    spent on the file, retries included. Connection errors and HTTP 5xx are retried
+    `retries` more times, waiting backoff, 2*backoff, ... seconds; timeouts once; 4xx never.
+    Every failure is one DataError naming the URL and the file, ending with `hint`.
     """
     dest = Path(dest)
     if dest.is_dir():
         raise DataError(f"{dest} is a directory; download() needs a file name for {url}.")
-    if _is_cached(dest, sha256):
-        return dest
-    for attempt in range(retries + 1):
-        try:
-            _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout)
+    with _os_errors(dest.parent):
+        if _usable_cache(dest, sha256, url, check):
             return dest
-        except _Transient as exc:
-            if attempt == retries:
-                raise DataError(f"cannot download {url} to {dest}: {exc} "
-                                f"(tried {retries + 1} times). {OFFLINE_HINT}") from None
-            time.sleep(backoff * 2 ** attempt)
+        started, timeouts = time.monotonic(), 0
+        for attempt in range(retries + 1):
+            try:
+                _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout,
+                            (started, deadline), check, hint)
+                return dest
+            except _Transient as exc:
+                timeouts += isinstance(exc, _TimedOut)
+                wait = backoff * 2 ** attempt
+                if (attempt == retries or timeouts == 2
+                        or time.monotonic() + wait - started > deadline):
+                    raise DataError(f"cannot download {url} to {dest}: {exc} "
+                                    f"(tried {attempt + 1} times). {hint}") from None
+                time.sleep(wait)
 
 
 # ---------------------------------------------------------------- the dictionary
@@ -368,8 +637,49 @@ def _check_encoding(encoding):
                         f"UTF-8 first (Fuel reads one sentence per line).")
 
 
+# What a file starts with when it is not one-byte or UTF-8 text: (signature, what it is, fix).
+_NOT_TEXT = (
+    (codecs.BOM_UTF32_LE, "UTF-32 text (it starts with the byte-order mark FF FE 00 00)", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32 text (it starts with the byte-order mark 00 00 FE FF)", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16 text (it starts with the byte-order mark FF FE)", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16 text (it starts with the byte-order mark FE FF)", "UTF-16"),
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"),
+    (b"PK\x03\x04", "a zip archive", "extract the text file from it first"),
+    (b"%PDF-", "a PDF document", "export it as plain text first"),
+)
+
+
+def _convert_hint(path, source_encoding):
+    """The command that converts `path` to UTF-8."""
+    return (f"convert it to UTF-8 first, e.g. `iconv -f {source_encoding} -t UTF-8 {path} > "
+            f"{Path(path).stem}-utf8.txt`, and use the converted file")
+
+
+def _refuse_not_text(path, raw, number, offset):
+    """DataError for a file that is UTF-16/32, compressed or binary: what it is, and the fix."""
+    if number == 1:
+        for signature, what, fix in _NOT_TEXT:
+            if raw.startswith(signature):
+                if fix.startswith("UTF-"):
+                    fix = _convert_hint(path, fix)
+                raise DataError(f"{path}: is {what}, not a text file that Fuel can read one "
+                                f"line at a time: {fix}.")
+    position = raw.find(b"\0")
+    if position >= 0:
+        guess = "UTF-16LE" if (offset + position) % 2 else "UTF-16BE"
+        raise DataError(
+            f"{path} line {number}: a NUL byte (0x00) at byte {position} of the line "
+            f"({offset + position} of the file), which text never has: the file is probably "
+            f"UTF-16 without a byte-order mark, or not text at all. If it is UTF-16, "
+            f"{_convert_hint(path, guess)}.")
+
+
 def _decoded_lines(path, encoding):
-    """Yield (line number, decoded line) of a text file; a decoding error is a DataError."""
+    """Yield (line number, decoded line) of a text file; a decoding error is a DataError.
+
+    UTF-16/32 files, compressed or binary ones are refused by what they start with or by
+    their NUL bytes, in any encoding: latin-1 would read them as garbage without an error.
+    """
     _check_encoding(encoding)
     path = Path(path)
     if not path.exists():
@@ -379,11 +689,14 @@ def _decoded_lines(path, encoding):
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
+            _refuse_not_text(path, raw, number, offset)
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                hint = (" If you know the file's encoding, pass it, e.g. encoding='latin-1'."
-                        if codecs.lookup(encoding).name == "utf-8" else "")
+                hint = (" If the file is in another encoding, convert it to UTF-8 (e.g. "
+                        "`iconv -f WINDOWS-1252 -t UTF-8`) or pass that encoding, e.g. "
+                        "encoding='latin-1' (only if you know it is: any byte reads as "
+                        "latin-1)." if codecs.lookup(encoding).name == "utf-8" else "")
                 raise DataError(
                     f"{path} line {number}: not valid {encoding}: byte 0x{raw[exc.start]:02x} "
                     f"at byte {exc.start} of the line ({offset + exc.start} of the file)."
@@ -500,15 +813,30 @@ def _unpack_austen(data_dir, folder):
     return texts
 
 
+def original_hint(folder):
+    """What to do when the 2015 files cannot be downloaded: the command, or where they go."""
+    return (f"Once online, run `LSTM_CORPUS=original make run` again, or download "
+            f"{', '.join(ORIGINAL_SOURCE.values())} another way and put them into {folder} "
+            f"(the .gz files as they are). `make run` alone uses the bundled Austen corpus.")
+
+
 def _download_original(folder, timeout):
-    """Download the 2015 notebook's files into `folder`; return (train, valid, dictionary)."""
-    train = download(ORIGINAL_SOURCE["train"], folder / "traindata.txt", gunzip=True,
-                     timeout=timeout)
-    valid = download(ORIGINAL_SOURCE["valid"], folder / "valdata.txt", gunzip=True,
-                     timeout=timeout)
-    dictionary = download(ORIGINAL_SOURCE["dictionary"], folder / "dictionary.pkl",
-                          timeout=timeout)
-    return train, valid, dictionary
+    """Download the 2015 notebook's files into `folder`; return (train, valid, dictionary).
+
+    Files put there by hand are used as they are: traindata.txt.gz is decompressed once.
+    """
+    hint = original_hint(folder)
+    paths = []
+    for key in ("train", "valid"):
+        text = folder / ORIGINAL_FILES[key]
+        archive = text.with_name(text.name + ".gz")
+        if not text.is_file() and archive.is_file():
+            gunzip_file(archive, text)
+        paths.append(download(ORIGINAL_SOURCE[key], text, gunzip=True, timeout=timeout,
+                              check=_text_problem, hint=hint))
+    paths.append(download(ORIGINAL_SOURCE["dictionary"], folder / ORIGINAL_FILES["dictionary"],
+                          timeout=timeout, check=_dictionary_problem, hint=hint))
+    return tuple(paths)
 
 
 def _checked_corpus(source, folder, files, dictionary, max_line_chars):
@@ -529,8 +857,27 @@ def _checked_corpus(source, folder, files, dictionary, max_line_chars):
                   dictionary, source, dictionary_file)
 
 
+def _warn_same_files(train, valid, test):
+    """Warn when validation or test text is the training text (same file or same bytes)."""
+    train_path = Path(train)
+    for role, path in (("validation", valid), ("test", test)):
+        if path is None or not (train_path.is_file() and Path(path).is_file()):
+            continue
+        if os.path.samefile(train_path, path):
+            same = "the same file as"
+        elif (os.path.getsize(train_path) == os.path.getsize(path)
+              and sha256_file(train_path) == sha256_file(path)):
+            same = "identical to"
+        else:
+            continue
+        warnings.warn(f"{path}: the {role} text is {same} the training text {train}: its "
+                      f"score then measures how well the model memorised its training text, "
+                      f"not how it does on text it has not seen.", stacklevel=4)
+
+
 def _prepared_copies(folder, train, valid, test, encoding, max_line_chars):
     """Check the user's files, then write their prepared UTF-8 copies into `folder`."""
+    _warn_same_files(train, valid, test)
     copies = []
     for role, path in (("train", train), ("valid", valid), ("test", test)):
         if path is None:
@@ -553,7 +900,7 @@ def _prepared_copies(folder, train, valid, test, encoding, max_line_chars):
 
 def load_corpus(source="austen", data_dir=DATA_DIR, work_dir=WORK_DIR, train=None,
                 valid=None, test=None, dictionary=None, encoding="utf-8",
-                max_line_chars=2000, timeout=30):
+                max_line_chars=2000, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)):
     """Return a Corpus of checked files and dictionary; files are written to work_dir/source.
 
     source: 'austen' (default: the bundled corpus, checked against data/SHA256SUMS and
@@ -570,25 +917,26 @@ def load_corpus(source="austen", data_dir=DATA_DIR, work_dir=WORK_DIR, train=Non
     if source != "files" and (train, valid, test) != (None, None, None):
         raise DataError(f"train=/valid=/test= are for source='files', not {source!r}.")
     folder = work_dir / source
-    if source == "austen":
-        files = _unpack_austen(data_dir, folder)
-    elif source == "tiny":
-        sums = read_checksums(data_dir / "SHA256SUMS")
-        files = [_verified(data_dir / "tiny_train.txt", sums),
-                 _verified(data_dir / "tiny_valid.txt", sums), None]
-    elif source == "files":
-        if train is None or valid is None:
-            raise DataError("source='files' needs both train= and valid= text files.")
-        files = _prepared_copies(folder, train, valid, test, encoding, max_line_chars)
-    elif source == "original":
-        if dictionary is not None:
-            raise DataError("source='original' comes with its own dictionary; "
-                            "dictionary= is for the other sources.")
-        return _original_corpus(folder, max_line_chars, timeout)
-    else:
-        raise DataError(f"unknown source {source!r}: use 'austen', 'tiny', 'original' "
-                        f"or 'files'.")
-    return _checked_corpus(source, folder, files, dictionary, max_line_chars)
+    with _os_errors(folder):  # a full disk or a read-only work_dir: one DataError
+        if source == "austen":
+            files = _unpack_austen(data_dir, folder)
+        elif source == "tiny":
+            sums = read_checksums(data_dir / "SHA256SUMS")
+            files = [_verified(data_dir / "tiny_train.txt", sums),
+                     _verified(data_dir / "tiny_valid.txt", sums), None]
+        elif source == "files":
+            if train is None or valid is None:
+                raise DataError("source='files' needs both train= and valid= text files.")
+            files = _prepared_copies(folder, train, valid, test, encoding, max_line_chars)
+        elif source == "original":
+            if dictionary is not None:
+                raise DataError("source='original' comes with its own dictionary; "
+                                "dictionary= is for the other sources.")
+            return _original_corpus(folder, max_line_chars, timeout)
+        else:
+            raise DataError(f"unknown source {source!r}: use 'austen', 'tiny', 'original' "
+                            f"or 'files'.")
+        return _checked_corpus(source, folder, files, dictionary, max_line_chars)
 
 
 def _original_corpus(folder, max_line_chars, timeout):

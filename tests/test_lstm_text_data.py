@@ -142,8 +142,11 @@ def test_download_plain_file(server, tmp_path):
 def test_download_replaces_cached_file_with_wrong_checksum(server, tmp_path):
     server.routes["/t.txt"] = (200, TEXT, {})
     dest = write(tmp_path / "t.txt", b"stale")
-    ltd.download(server.url + "/t.txt", dest, sha256=sha256(TEXT), **FAST)
+    with pytest.warns(UserWarning, match=r"t.txt: the cached copy is not usable: its SHA-256 "
+                      r"is wrong. Moved it to .*t.txt.rejected for inspection"):
+        ltd.download(server.url + "/t.txt", dest, sha256=sha256(TEXT), **FAST)
     assert dest.read_bytes() == TEXT and len(server.hits) == 1
+    assert (tmp_path / "t.txt.rejected").read_bytes() == b"stale"  # kept, not lost
 
 
 def test_download_404_is_not_retried(server, tmp_path):
@@ -152,7 +155,7 @@ def test_download_404_is_not_retried(server, tmp_path):
         ltd.download(server.url + "/traindata.txt.gz", dest, gunzip=True, **FAST)
     message = str(err.value)
     assert "404" in message and server.url + "/traindata.txt.gz" in message
-    assert str(dest) in message and "load_corpus('austen')" in message
+    assert str(dest) in message and message.endswith(ltd.DOWNLOAD_HINT)
     assert server.hits == ["/traindata.txt.gz"]
     assert names(tmp_path) == []
 
@@ -186,7 +189,7 @@ def test_download_connection_refused_is_one_clear_error(dead_url, tmp_path):
         ltd.download(dead_url, dest, gunzip=True, timeout=2, retries=1, backoff=0)
     message = str(err.value)
     assert dead_url in message and str(dest) in message
-    assert "refused" in message.lower() and "load_corpus('austen')" in message
+    assert "refused" in message.lower() and message.endswith(ltd.DOWNLOAD_HINT)
     assert err.value.__cause__ is None and err.value.__suppress_context__  # one traceback
     assert names(tmp_path) == []
 
@@ -525,8 +528,11 @@ def test_original_source_from_a_local_server(server, tmp_path, monkeypatch):
 def test_original_source_offline_says_what_to_do(dead_url, tmp_path, monkeypatch):
     monkeypatch.setitem(ltd.ORIGINAL_SOURCE, "train", dead_url)
     monkeypatch.setattr(ltd, "download", _fast(ltd.download))
-    with pytest.raises(DataError, match=r"cannot download .*load_corpus\('austen'\)"):
+    with pytest.raises(DataError, match=r"cannot download .*Once online, run "
+                       r"`LSTM_CORPUS=original make run` again, or download .* another way "
+                       r"and put them into .*original") as err:
         ltd.load_corpus("original", work_dir=tmp_path)
+    assert "load_corpus" not in str(err.value)  # a command to run, not a Python call
 
 
 def _fast(function):
