@@ -3,27 +3,29 @@
 #   make test   the whole test suite, including the notebooks under nbval
 #   make lab    open Jupyter Lab in the environment
 #   make clean  remove the environment, caches and everything generated
-#   (also: make experiments, make bench, make bench-quick, make notebook-outputs; see README.md)
+#   (also: make experiments, make bench, make bench-quick, make notebook-outputs, make golden,
+#    make student-copy; see README.md)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lstm-text-installed
 OUT := build/run
-# make run trains for EPOCHS epochs (about 3.5 minutes each on 2 cores, 14.5 minutes in all
-# when measured idle); the original schedule is `make run EPOCHS=40` (about 2.5 hours).
+# make run trains for EPOCHS epochs (about 4 minutes each on 2 cores: 14.5 minutes in all
+# idle, 16.8 beside another job); the original schedule is `make run EPOCHS=40` (2.5 hours).
 EPOCHS ?= 4
 
-.PHONY: run test lab clean freeze venv notebook-outputs experiments bench bench-quick bench-torch
+.PHONY: run test lab clean freeze venv notebook-outputs experiments bench bench-quick bench-torch golden
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt tools/install_fuel.py
+$(STAMP): requirements.txt constraints.txt tools/install_theano.py tools/install_fuel.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
 	  "lstm-text needs Python 3.11 (Theano 1.0.5 and numpy 1.23); found " + sys.version.split()[0] + \
 	  " at " + sys.executable + ". Set PYTHON=/path/to/python3.11.")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) tools/install_theano.py
 	$(PY) tools/install_fuel.py --constraints constraints.txt
 	touch $(STAMP)
 
@@ -59,6 +61,12 @@ bench-quick: bench-torch
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The student copy of the notebook (no outputs, the "Things to try" as exercise cells), made
+# from notebooks/lstm_text.ipynb; tests/test_student_copy.py checks that it is up to date.
+.PHONY: student-copy
+student-copy: $(STAMP)
+	$(PY) tools/make_student_copy.py
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
@@ -76,3 +84,8 @@ freeze: $(STAMP)
 clean:
 	rm -rf $(VENV) build .cache .pytest_cache notebooks/.ipynb_checkpoints
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Golden numbers from the seed's own code on Python 2.7 + Theano 1.0.5 + Fuel 0.2.0 (needs
+# python2.7; about 9 minutes from scratch): rewrites tests/golden/. See tools/original_stack/.
+golden:
+	PYTHON3=$(PYTHON) bash tools/original_stack/regenerate.sh

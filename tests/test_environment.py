@@ -41,7 +41,12 @@ def test_blas_is_openblas_exactly_when_the_compiler_can_link_it():
     if os.environ.get("LSTM_TEXT_BLAS", "auto") == "auto":
         assert theano.config.blas.ldflags == expected
     from theano.tensor.blas import ldflags
-    assert ldflags() == (["openblas"] if theano.config.blas.ldflags == "-lopenblas" else [])
+    assert ldflags() == (["openblas"] if _links_openblas() else [])
+
+
+def _links_openblas():
+    """Theano links OpenBLAS: -lopenblas, alone or after explicit flags (LSTM_TEXT_BLAS)."""
+    return "-lopenblas" in theano.config.blas.ldflags.split()
 
 
 def _masked_lstm_cost(n_in=7, n_h=5):
@@ -116,10 +121,46 @@ def test_gemm_in_the_scan_uses_the_configured_blas():
             inner_ops += [n.op for n in node.op.fn.maker.fgraph.toposort()]
     blas_ops = [op for op in inner_ops if type(op).__name__ in ("Gemm", "Dot22", "CGemv", "Gemv")]
     assert blas_ops, "no BLAS op inside the scan: %s" % sorted({type(o).__name__ for o in inner_ops})
-    wanted = ["openblas"] if theano.config.blas.ldflags == "-lopenblas" else []
+    wanted = ["openblas"] if _links_openblas() else []
     for op in blas_ops:
         if hasattr(op, "c_libraries"):
             assert op.c_libraries() == wanted
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_empty_matrix_products_under_the_configured_blas(dtype):
+    """Dot22, Dot22Scalar and Gemm on matrices with a dimension of 0, in C and Fortran order:
+    what NumPy computes (an empty product, or b * z or zeros when only the inner dimension
+    is 0), under whichever BLAS is linked. Unpatched, Theano 1.0.5 raised "some matrix has no
+    unit stride" (NumPy gives empty arrays strides of 0); see tools/install_theano.py."""
+    x, y, z = T.matrix(dtype=dtype), T.matrix(dtype=dtype), T.matrix(dtype=dtype)
+    half, two = numpy.asarray(0.5, dtype), numpy.asarray(2.0, dtype)
+    mode = theano.Mode(linker="cvm", optimizer="fast_run")
+    functions = {"Dot22": theano.function([x, y], T.dot(x, y), mode=mode),
+                 "Dot22Scalar": theano.function([x, y], two * T.dot(x, y), mode=mode),
+                 "Gemm": theano.function([z, x, y], half * z + two * T.dot(x, y), mode=mode)}
+    for name, f in functions.items():
+        ops = [type(node.op).__name__ for node in f.maker.fgraph.toposort()]
+        assert name in ops, (name, ops)     # the optimiser still picks the BLAS op
+    references = {"Dot22": lambda c, a, b: a @ b, "Dot22Scalar": lambda c, a, b: 2 * (a @ b),
+                  "Gemm": lambda c, a, b: 0.5 * c + 2 * (a @ b)}
+    rng = numpy.random.RandomState(3)
+    checked = 0
+    for m, k, n in [(0, 5, 4), (3, 0, 4), (3, 5, 0), (0, 0, 4), (0, 5, 0), (3, 0, 0),
+                    (0, 0, 0), (1, 0, 1), (0, 1, 1), (3, 5, 4)]:
+        for orders in ["CCC", "FFF", "CFC", "FCF"]:
+            a = numpy.asarray(rng.rand(m, k), dtype, order=orders[0])
+            b = numpy.asarray(rng.rand(k, n), dtype, order=orders[1])
+            c = numpy.asarray(rng.rand(m, n), dtype, order=orders[2])
+            for name, f in functions.items():
+                args = (c, a, b) if name == "Gemm" else (a, b)
+                out = f(*args)
+                expected = references[name](c, a, b)
+                assert out.shape == expected.shape, (name, m, k, n, orders)
+                numpy.testing.assert_allclose(out, expected, rtol=1e-5,
+                                              err_msg="%s %s %s" % (name, (m, k, n), orders))
+                checked += 1
+    assert checked == 120
 
 
 def test_fuel_text_pipeline(tmp_path):
@@ -176,6 +217,17 @@ def test_theano_imported_first_with_other_flags_is_explained():
                          timeout=120).stdout
     assert out.startswith("EnvironmentProblem")
     assert "before `import theano`" in out and "float64" in out
+
+
+def test_unpatched_theano_is_explained():
+    """A Theano without tools/install_theano.py's marker is refused, with the fix."""
+    script = ("import sys; sys.path.insert(0, %r); sys.modules['theano._lstm_text_patch'] = None\n"
+              "try:\n    import lstm_text_env\nexcept Exception as e:\n"
+              "    print(type(e).__name__, e)\n" % str(REPO / "notebooks"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert out.startswith("EnvironmentProblem")
+    assert "patched by lstm-text is missing" in out and "tools/install_theano.py" in out
 
 
 def test_blas_override_none_uses_the_fallback():

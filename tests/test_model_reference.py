@@ -359,8 +359,8 @@ def test_batch_is_the_sum_of_its_sentences(model):
     batch = model.probe(x, mask)
     alone = []
     for b, n in enumerate(lengths):
-        # a one-character sentence alone is padded with one masked step (time 1 is refused,
-        # see test_a_batch_of_one_time_step_costs_zero)
+        # a one-character sentence alone is padded with one masked step, so that the batch
+        # keeps a step to predict (a batch of one time step costs 0, tested below)
         steps = max(n, 2)
         sentence, sentence_mask = x[:steps, b:b + 1], mask[:steps, b:b + 1]
         single = model.probe(sentence, sentence_mask)
@@ -628,39 +628,65 @@ def test_validate_matches_reference(model, dictionary):
 
 # ------------------------------------------------- a batch of one time step
 
-@pytest.mark.xfail(raises=ValueError, reason="Theano's Dot22 refuses the empty (0, n_h) "
-                   "matrix of output[:-1] when the batch has one time step: 'some matrix has "
-                   "no unit stride'. A minibatch whose sentences are all one character long "
-                   "crashes evaluate_model and update_model instead of costing 0 (load_corpus "
-                   "leaves one-character lines out of your files' prepared copies for this).")
 @pytest.mark.parametrize("which", ["model", "model32"])
 def test_a_batch_of_one_time_step_costs_zero(request, which):
+    """A minibatch whose sentences are all one character long has nothing to predict: the
+    softmax gets output[:-1], an empty (0, n_h) matrix. It costs 0, its gradients are 0 and
+    update_model changes no parameter, under whichever BLAS Theano links. (Theano 1.0.5's
+    Dot22 and Gemm refused empty matrices when linked to a BLAS such as OpenBLAS, "some
+    matrix has no unit stride"; tools/install_theano.py patches its C code.)"""
     model = request.getfixturevalue(which)
-    model.randomize(119)
+    before = model.randomize(119)
     x = numpy.array([[3, 7, 1]], dtype="int64")
-    assert model.g.evaluate_model(x, numpy.ones((1, 3), dtype=model.float_x)) == 0.0
+    mask = numpy.ones((1, 3), dtype=model.float_x)
+    assert model.g.evaluate_model(x, mask) == 0.0
+    assert model.g.update_model(x, mask) == 0.0
+    after = model.get_params()
+    for name in model.names:
+        numpy.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    if which == "model":    # the float64 graph has the probe: the gradients themselves
+        out = model.probe(x, mask)
+        assert out["cost"] == 0.0 and out["p"].shape == (0, 3, model.n_in)
+        assert all(numpy.all(g == 0) for g in out["grads"].values())
 
 
 def test_prepared_copies_never_give_a_batch_of_one_time_step(model, dictionary, tmp_path):
-    """A user file that starts with a minibatch of one-character lines: read as it is, the
-    first batch crashes inside Theano (the xfail above); load_corpus's prepared copy leaves
-    those lines out, and the rest is scored exactly as the reference scores it."""
+    """A user file that starts with a minibatch of one-character lines: load_corpus's
+    prepared copy leaves those lines out (they have nothing to predict), and the rest is
+    scored exactly as the reference scores it. Read as it is, the raw file is scored without
+    error too: its first batch, of one time step, costs 0, and the bits per character are
+    the same (the one-character lines have nothing to predict)."""
     params = model.randomize(120)
     lines = ["a", "e", "t", "o", " i "] + ["the cat sat.", "a tea.", "no."]
     assert len(lines) > BATCH_SIZE
     train = tmp_path / "train.txt"
     train.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ValueError):   # what the copy protects from
-        lstm_model.validate(model.g.evaluate_model, fuel_stream(train, dictionary, BATCH_SIZE),
-                            BATCH_SIZE)
+    kept = [s for s in lines if len(s.strip()) > 1]
+    expected = sum(ref.token_cross_entropies(
+        params, numpy.array(encode(s, dictionary))[:, None], numpy.ones((len(s), 1))).sum()
+        for s in kept)
+    expected_bpc = expected / sum(len(s) - 1 for s in kept) / math.log(2)
+
+    # the raw file: a first batch of one time step, which costs 0, then the rest
+    batches = list(fuel_stream(train, dictionary, BATCH_SIZE).get_epoch_iterator())
+    assert [x_.shape for x_, _ in batches] == [(BATCH_SIZE, 1), (3, len("the cat sat."))]
+    costs = [model.g.evaluate_model(x_.T, mask_.T) for x_, mask_ in batches]
+    assert costs[0] == 0.0
+    assert costs[1] * BATCH_SIZE == pytest.approx(expected, rel=1e-10)
+    _, raw_bpc = lstm_model.validate(
+        model.g.evaluate_model, fuel_stream(train, dictionary, BATCH_SIZE), BATCH_SIZE)
+    assert raw_bpc == pytest.approx(expected_bpc, rel=1e-10)
+
+    # the prepared copy: the one-character lines left out, the rest kept in order
     with pytest.warns(UserWarning, match="5 one-character lines"):
         corpus = lstm_text_data.load_corpus(train=train, valid=train, dictionary=dictionary,
                                             work_dir=tmp_path / "work")
-    ce_per_sentence, _ = lstm_model.validate(
+    assert read_sentences(corpus.train_file) == [s.lower().strip() for s in kept]
+    prepared = list(fuel_stream(corpus.train_file, dictionary, BATCH_SIZE).get_epoch_iterator())
+    assert [x_.shape for x_, _ in prepared] == [(3, len("the cat sat."))]
+    assert model.g.evaluate_model(prepared[0][0].T, prepared[0][1].T) * BATCH_SIZE == \
+        pytest.approx(expected, rel=1e-10)
+    _, bpc = lstm_model.validate(
         model.g.evaluate_model, fuel_stream(corpus.train_file, dictionary, BATCH_SIZE),
         BATCH_SIZE)
-    kept = [s for s in lines if len(s.strip()) > 1]
-    expected = [ref.token_cross_entropies(
-        params, numpy.array(encode(s, dictionary))[:, None], numpy.ones((len(s), 1))).sum()
-        for s in kept]
-    assert ce_per_sentence == pytest.approx(sum(expected) / len(kept), rel=1e-10)
+    assert bpc == pytest.approx(expected_bpc, rel=1e-10)

@@ -25,6 +25,7 @@ def test_environment_yml_has_exactly_the_pip_pins():
     yml = _read("environment.yml")
     assert "  - python=3.11" in yml
     assert _pins(yml) == _pins(_read("requirements.txt"))
+    assert "python tools/install_theano.py" in "\n".join(yml)
     assert "python tools/install_fuel.py" in "\n".join(yml)
 
 
@@ -61,6 +62,35 @@ def test_fuel_is_the_patched_build():
     for relative, old, new in install_fuel.PATCH:
         if relative.startswith("fuel/"):
             assert new in (fuel_root / relative).read_text(encoding="utf-8"), relative
+
+
+def _load_tool(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_theano_is_the_patched_build():
+    """Theano came from tools/install_theano.py: the locked version, its marker and every
+    patched text; and it is installed by that script only, not from requirements.txt."""
+    install_theano = _load_tool("install_theano")
+    assert _pins(_read("constraints.txt"))["theano"] == install_theano.THEANO_VERSION
+    assert "theano" not in _pins(_read("requirements.txt"))
+    # Read from the installed files: importing Theano here, before lstm_text_env (or after
+    # test_fuel_is_the_patched_build's `import fuel`), would import it without our flags.
+    theano = metadata.distribution("Theano")
+    assert theano.version == install_theano.THEANO_VERSION
+    marker = Path(theano.locate_file(install_theano.MARKER))
+    assert "PATCHED = True" in marker.read_text(encoding="utf-8")
+    for relative, old, new in install_theano.PATCH:
+        text = Path(theano.locate_file(relative)).read_text(encoding="utf-8")
+        assert new in text and old not in text, relative
+    makefile = _read("Makefile")
+    assert "\t$(PY) tools/install_theano.py" in makefile
+    assert any(line.startswith("$(STAMP):") and "tools/install_theano.py" in line
+               for line in makefile), "the venv is not rebuilt when the Theano patch changes"
 
 
 def test_every_pin_has_a_reason_nearby():

@@ -1,0 +1,58 @@
+"""The student copy (notebooks/lstm_text_student.ipynb) is what tools/make_student_copy.py
+writes from the committed notebook now: no outputs, one exercise cell per suggestion."""
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STUDENT = REPO / "notebooks" / "lstm_text_student.ipynb"
+ORIGINAL = REPO / "notebooks" / "lstm_text.ipynb"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("make_student_copy",
+                                                  REPO / "tools" / "make_student_copy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_student_copy_is_in_sync_with_the_notebook():
+    expected = _tool().student_copy_text(ORIGINAL)
+    committed = STUDENT.read_text(encoding="utf-8") if STUDENT.exists() else None
+    assert committed == expected, (
+        "notebooks/lstm_text_student.ipynb is not what tools/make_student_copy.py makes of "
+        "notebooks/lstm_text.ipynb now: run `make student-copy` and commit the result.")
+
+
+def test_student_copy_has_no_outputs_and_one_exercise_per_suggestion():
+    tool = _tool()
+    student = json.loads(STUDENT.read_text(encoding="utf-8"))
+    original = json.loads(ORIGINAL.read_text(encoding="utf-8"))
+    code = [cell for cell in student["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    assert not any("execution" in cell["metadata"] for cell in student["cells"])
+    # the original's cells, in order and with the same sources, then the exercises
+    exercises = [cell for cell in code if cell["id"].startswith("exercise-")]
+    rest = [cell for cell in student["cells"] if cell not in exercises]
+    assert ["".join(c["source"]) for c in rest] == ["".join(c["source"]) for c in original["cells"]]
+    assert [c["cell_type"] for c in rest] == [c["cell_type"] for c in original["cells"]]
+    heading = next(index for index, cell in enumerate(student["cells"])
+                   if cell["cell_type"] == "markdown"
+                   and tool.EXERCISES_HEADING in "".join(cell["source"]).splitlines()[0])
+    items = tool.suggestions("".join(student["cells"][heading]["source"]))
+    assert len(items) >= 5
+    assert student["cells"][heading + 1:heading + 1 + len(items)] == exercises
+    for number, (cell, text) in enumerate(zip(exercises, items), start=1):
+        lines = "".join(cell["source"]).splitlines()
+        assert lines[0].startswith("# Exercise %d: " % number)
+        assert all(line.startswith("# ") for line in lines)      # nothing to run yet
+        assert " ".join(line[2:] for line in lines).split() == (
+            "Exercise %d: %s" % (number, text)).split()
+
+
+def test_suggestions_are_the_top_level_bullets():
+    tool = _tool()
+    markdown = ("## Things to try\n\nIntro:\n\n- **One.** first\n  continued\n"
+                "- Two `code`\n\nAfter the list.\n")
+    assert tool.suggestions(markdown) == ["One. first continued", "Two `code`"]
