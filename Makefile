@@ -67,8 +67,9 @@ test: $(STAMP)
 student-copy: $(STAMP)
 	$(PY) tools/make_student_copy.py
 
+# As root (a container, a CI machine) Jupyter refuses to start without --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The lock keeps its header comment, and leaves out Fuel (built by tools/install_fuel.py) and
 # what make bench installs for itself (torch comes from a local wheel path on some machines).
