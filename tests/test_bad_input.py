@@ -19,12 +19,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from local_http import clear_proxies, serve
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -307,24 +308,13 @@ def trickle(body, every, length=True, chunk=1):
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.block_on_close = False
-    httpd.routes, httpd.hits, httpd.stopping = {}, [], threading.Event()
-    httpd.url = "http://127.0.0.1:%d" % httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield httpd
-    httpd.stopping.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with serve(Handler) as httpd:
+        yield httpd
 
 
 @pytest.fixture
