@@ -9,6 +9,8 @@ Rows (see benchmarks/README.md for the discussion):
   (b) fast       the optimised Theano graph of the same model (notebooks/lstm_fast.py)
   (c) torch      PyTorch nn.LSTM + Linear + masked cross-entropy, SGD (skipped without torch)
   (d) numpy      a hand-written NumPy forward/backward with fused gates (NumpyLstm below)
+  (f) C op      the same model with the whole recurrence in one C Op per direction
+                 (notebooks/lstm_fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
   (e) ceiling    the model's GEMMs alone: per step the (B x n)(n x 4n) forward product and
                  the (B x 4n)(4n x n) backward one, dU = H^T dZ over all steps, and the three
                  output-layer products (see CeilingNumpy). Measured through NumPy's own BLAS
@@ -51,7 +53,7 @@ SEED = 2015
 N_BATCHES = 3                        # distinct batches, used in turn
 GEN_CHARS = 500                      # characters sampled per generation measurement
 
-IMPLS = ["a", "b", "c", "d", "e"]
+IMPLS = ["a", "b", "c", "d", "e", "f"]
 LABELS = {
     "a": "(a) faithful Theano",
     "b": "(b) fast Theano",
@@ -59,6 +61,7 @@ LABELS = {
     "d": "(d) NumPy by hand",
     "e_numpy": "(e) GEMM ceiling, NumPy BLAS",
     "e_theano": "(e) GEMM ceiling, Theano BLAS",
+    "f": "(f) Theano, recurrence in one C Op",
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
@@ -248,6 +251,20 @@ class FastImpl:
         self.single_step = self.graph.single_step
 
 
+class OpImpl:
+    """(f): lstm_fast_op.build_op_graph, the recurrence in one C Op per direction."""
+    name = "f"
+
+    def __init__(self, n_h):
+        _import_theano()
+        import lstm_fast_op
+        self.graph = lstm_fast_op.build_op_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
+        for param, value in zip(self.graph.params, initial_weights(N_IN, n_h)):
+            param.set_value(value)
+        self.update = self.graph.update_model
+        self.single_step = self.graph.single_step
+
+
 class TorchImpl:
     name = "c"
 
@@ -368,6 +385,8 @@ def make_impl(name, n_h, threads):
         return CeilingNumpy(n_h)
     if name == "e_theano":
         return CeilingTheano(n_h)
+    if name == "f":
+        return OpImpl(n_h)
     raise ValueError(name)
 
 
@@ -453,7 +472,7 @@ def worker(args):
         except ImportError as error:
             out["skipped"]["c"] = "torch is not installed (%s)" % error
             names.remove("c")
-    if set(names) & {"a", "b", "e_theano"}:
+    if set(names) & {"a", "b", "e_theano", "f"}:
         _import_theano()                    # imports are not counted as an implementation's
         import lstm_fast  # noqa: F401     # memory below
         import lstm_model  # noqa: F401
@@ -700,7 +719,7 @@ def orchestrate(args):
         results["runs"][str(threads)] = data
 
     if not args.quick and not args.no_blas:
-        print("BLAS for Theano, 1 thread (rows b and e theano, n_h %s):" % args.blas_sizes)
+        print("BLAS for Theano, 1 thread (rows b, e theano and f, n_h %s):" % args.blas_sizes)
         results["blas"] = {}
         choices = [("openblas (-lopenblas)", "-lopenblas"), ("none (NumPy C-API)", "none")]
         mkl = find_mkl()
@@ -714,7 +733,7 @@ def orchestrate(args):
             env = {"LSTM_TEXT_BLAS": flags}
             if "mkl" in flags:
                 env["MKL_THREADING_LAYER"] = "SEQUENTIAL"   # 1 thread; no libiomp5 needed
-            results["blas"][name] = run_subprocess(["--worker", "--impl", "b,e"] + blas_common,
+            results["blas"][name] = run_subprocess(["--worker", "--impl", "b,e,f"] + blas_common,
                                                    1, env, 1800, "b e, BLAS " + name)
 
     results["load_after"] = os.getloadavg()
@@ -749,6 +768,17 @@ def _k(value):
     return "%.0f" % value
 
 
+def _has_impl(results, impl):
+    """Whether any run of these results has a row for impl (older runs have no (f))."""
+    runs = list(results.get("runs", {}).values()) + list(results.get("blas", {}).values())
+    return any(impl in per_size for run in runs for per_size in run.get("sizes", {}).values())
+
+
+def _training_rows(results):
+    return ["a", "b", "c", "d", "e_numpy", "e_theano"] + (
+        ["f"] if _has_impl(results, "f") else [])
+
+
 def markdown_report(results):
     cfg, machine = results["config"], results["machine"]
     lines = ["# lstm-text benchmark, %s%s" % (results["started"],
@@ -777,7 +807,7 @@ def markdown_report(results):
         lines.append("")
         header = "| implementation | " + " | ".join("n_h %d" % n for n in cfg["sizes"]) + " |"
         lines += [header, "|---" * (len(cfg["sizes"]) + 1) + "|"]
-        for impl in ["a", "b", "c", "d", "e_numpy", "e_theano"]:
+        for impl in _training_rows(results):
             cells = []
             for n_h in cfg["sizes"]:
                 row = _row(results, impl, threads, n_h)
@@ -795,6 +825,13 @@ def markdown_report(results):
         lines.append("")
         lines.append("| ratio | " + " | ".join("n_h %d" % n for n in cfg["sizes"]) + " |")
         lines.append("|---" * (len(cfg["sizes"]) + 1) + "|")
+        op_ratios = [
+            ("(f) / (c) PyTorch", "f", "c", "computed_chars_per_s"),
+            ("(f) / (c) PyTorch, by CPU time", "f", "c", "computed_chars_per_cpu_s"),
+            ("(f) / (b) fast", "f", "b", "computed_chars_per_s"),
+            ("(f) / (e) ceiling, Theano BLAS", "f", "e_theano", "computed_chars_per_s"),
+            ("(f) / (e) ceiling, NumPy BLAS", "f", "e_numpy", "computed_chars_per_s"),
+        ] if _has_impl(results, "f") else []
         for label, num, den, key in [
                 ("(b) / (c) PyTorch", "b", "c", "computed_chars_per_s"),
                 ("(b) / (c) PyTorch, by CPU time", "b", "c", "computed_chars_per_cpu_s"),
@@ -803,7 +840,7 @@ def markdown_report(results):
                 ("(b) / (e) ceiling, NumPy BLAS", "b", "e_numpy", "computed_chars_per_s"),
                 ("(c) PyTorch / (e) ceiling, NumPy BLAS", "c", "e_numpy",
                  "computed_chars_per_s"),
-                ("(d) NumPy / (c) PyTorch", "d", "c", "computed_chars_per_s")]:
+                ("(d) NumPy / (c) PyTorch", "d", "c", "computed_chars_per_s")] + op_ratios:
             cells = []
             for n_h in cfg["sizes"]:
                 a_row, b_row = _row(results, num, threads, n_h), _row(results, den, threads, n_h)
@@ -818,7 +855,7 @@ def markdown_report(results):
     lines.append("")
     lines.append("| implementation | " + " | ".join("n_h %d" % n for n in cfg["sizes"]) + " |")
     lines.append("|---" * (len(cfg["sizes"]) + 1) + "|")
-    for impl in ["a", "b"]:
+    for impl in ["a", "b"] + (["f"] if _has_impl(results, "f") else []):
         cells = []
         for n_h in cfg["sizes"]:
             row = _row(results, impl, cfg["threads"][0], n_h)
@@ -848,7 +885,7 @@ def markdown_report(results):
         "n_h %d MB / build s" % n for n in cfg["sizes"]) + " |")
     lines.append("|---" * (len(cfg["sizes"]) + 2) + "|")
     for threads in cfg["threads"]:
-        for impl in ["a", "b", "c", "d", "e_numpy", "e_theano"]:
+        for impl in _training_rows(results):
             cells = []
             for n_h in cfg["sizes"]:
                 row = _row(results, impl, threads, n_h)
@@ -885,7 +922,8 @@ def markdown_report(results):
         lines.append("| BLAS | row | " + " | ".join("n_h %d" % n for n in blas_sizes) + " |")
         lines.append("|---" * (len(blas_sizes) + 2) + "|")
         for name, run in results["blas"].items():
-            for impl in ("b", "e_theano", "e_numpy"):
+            for impl in ("b", "e_theano", "e_numpy") + (("f",) if _has_impl(results, "f")
+                                                        else ()):
                 cells = []
                 for n_h in blas_sizes:
                     row = run.get("sizes", {}).get(str(n_h), {}).get(impl)
@@ -901,7 +939,7 @@ def markdown_report(results):
         lines.append("Check: (d) NumPy against (b) fast Theano in float64, worst relative "
                      "difference of cost and gradients %.1e." % check["worst_relative_error"])
     costs = []
-    for impl in ["a", "b", "c", "d"]:
+    for impl in ["a", "b", "c", "d"] + (["f"] if _has_impl(results, "f") else []):
         row = _row(results, impl, cfg["threads"][0], cfg["sizes"][0])
         if row:
             costs.append("%s %.4f" % (impl, row["first_cost"]))
@@ -935,7 +973,7 @@ def plot(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     cfg = results["config"]
-    impls = ["a", "b", "c", "d", "e_numpy", "e_theano"]
+    impls = _training_rows(results)
     fig, axes = plt.subplots(1, len(cfg["threads"]), figsize=(6 * len(cfg["threads"]), 4.5),
                              squeeze=False)
     width = 0.8 / len(impls)
@@ -974,7 +1012,7 @@ def main(argv=None):
     parser.add_argument("--threads", default=None,
                         help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--reps", type=int, default=None, help="timed steps (default 5)")
-    parser.add_argument("--impls", default="a,b,c,d,e", help="subset of a,b,c,d,e")
+    parser.add_argument("--impls", default="a,b,c,d,e,f", help="subset of a,b,c,d,e,f")
     parser.add_argument("--no-blas", action="store_true", help="skip the BLAS comparison")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the cold/warm compile-time measurement")
