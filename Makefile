@@ -5,9 +5,29 @@
 #   make clean  remove the environment, caches and everything generated
 #   (also: make experiments, make bench, make bench-quick, make notebook-outputs, make golden,
 #    make student-copy; see README.md)
+#   Any target: PYTHON=python3.12 (or a path) picks the Python version; see below.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11, 3.12 and 3.13 are supported. Without PYTHON=, the newest python3.1x on PATH
+# that runs (a pyenv shim for a version that is not active fails, and is skipped).
+# 3.11 keeps the environment .venv and the lock constraints.txt; 3.12 and 3.13 have their own,
+# .venv-3.12 and constraints-3.12.txt (and so on), so one never replaces another.
+SUPPORTED := 3.13 3.12 3.11
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell bash tools/find_python.sh)
+else
+# PYTHON=python3.12 where that is a pyenv shim that refuses (installed, not active): pyenv's copy.
+override PYTHON := $(shell bash tools/find_python.sh '$(PYTHON)')
+endif
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(filter $(PYVER),3.12 3.13),)
+VENV := .venv-$(PYVER)
+LOCK := constraints-$(PYVER).txt
+BUILD_ARGS := --build-dir build/py$(PYVER)
+else
 VENV := .venv
+LOCK := constraints.txt
+BUILD_ARGS :=
+endif
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lstm-text-installed
 OUT := build/run
@@ -19,14 +39,14 @@ EPOCHS ?= 4
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt tools/install_theano.py tools/install_fuel.py
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
-	  "lstm-text needs Python 3.11 (Theano 1.0.5 and numpy 1.23); found " + sys.version.split()[0] + \
-	  " at " + sys.executable + ". Set PYTHON=/path/to/python3.11.")'
+$(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else \
+	  "lstm-text needs Python 3.11, 3.12 or 3.13 (Theano 1.0.5 and numpy 1.x); found " + \
+	  sys.version.split()[0] + " at " + sys.executable + ". Set PYTHON=/path/to/python3.1x.")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -r requirements.txt -c constraints.txt
-	$(PY) tools/install_theano.py
-	$(PY) tools/install_fuel.py --constraints constraints.txt
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt -c $(LOCK)
+	$(PY) tools/install_theano.py $(if $(BUILD_ARGS),$(BUILD_ARGS)/theano)
+	$(PY) tools/install_fuel.py --constraints $(LOCK) $(if $(BUILD_ARGS),$(BUILD_ARGS)/fuel)
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -49,7 +69,7 @@ bench-torch: $(STAMP)
 	@$(PY) -c 'import torch' 2>/dev/null || \
 	  ( $(PY) -m pip install --disable-pip-version-check -q --no-deps torch==2.13.0 && \
 	    $(PY) -m pip install --disable-pip-version-check -q filelock 'sympy>=1.13.3' \
-	      'networkx>=2.5.1' 'fsspec>=0.8.5' -c constraints.txt ) \
+	      'networkx>=2.5.1' 'fsspec>=0.8.5' -c $(LOCK) ) \
 	  || echo "PyTorch is not available: the benchmark skips its rows"
 
 bench: bench-torch
@@ -75,12 +95,17 @@ lab: $(STAMP)
 # what make bench installs for itself (torch comes from a local wheel path on some machines).
 BENCH_ONLY := torch filelock fsspec mpmath networkx sympy
 freeze: $(STAMP)
-	{ grep '^#' constraints.txt; \
+	{ grep '^#' $(LOCK); \
 	  $(PY) -m pip freeze --all --exclude pip --exclude fuel $(addprefix --exclude ,$(BENCH_ONLY)) \
 	    | $(PY) -c 'import sys; sys.stdout.writelines(sorted(sys.stdin, key=str.lower))'; \
-	} > constraints.txt.new
-	mv constraints.txt.new constraints.txt
+	} > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
 	touch $(STAMP)  # the environment is what the new lock says: no reinstall needed
+
+# The environment this Python uses (.ci/run asks): make -s venv-path [PYTHON=...]
+.PHONY: venv-path
+venv-path:
+	@echo $(VENV)
 
 clean:
 	rm -rf $(VENV) build .cache .pytest_cache notebooks/.ipynb_checkpoints

@@ -1,5 +1,7 @@
 """Configure Theano and Fuel for lstm-text, then check that the environment is the right one.
 
+Python 3.11 (numpy 1.23), 3.12 and 3.13 (numpy 1.26) are supported.
+
 Import this module before `theano` or `fuel` (the notebooks do it in their first cell).
 It exists because the 2015 libraries need settings on today's Python that a user's home
 files (~/.theanorc, ~/.fuelrc) must not change:
@@ -37,7 +39,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLOATX = "float32"
-EXPECTED = {"numpy": "1.23.", "theano": "1.0.5", "fuel": "0.2.0"}
+# Python 3.11, 3.12 and 3.13. numpy 1.23 on 3.11, as the project was revived; 1.26 (the last
+# 1.x, which tools/install_theano.py and install_fuel.py patch Theano and Fuel for) on 3.12+.
+SUPPORTED_PYTHONS = ((3, 11), (3, 12), (3, 13))
+NUMPY_SERIES = {(3, 11): "1.23.", (3, 12): "1.26.", (3, 13): "1.26."}
+EXPECTED = {"numpy": NUMPY_SERIES.get(sys.version_info[:2], "1.23."),
+            "theano": "1.0.5", "fuel": "0.2.0"}
 SCAN_EXT = "theano.scan_module.scan_perform_ext"
 
 
@@ -89,8 +96,8 @@ def _check_version(name, module):
 
 def configure():
     """Set the flags, import Theano and Fuel, and check versions. Returns a summary dict."""
-    if sys.version_info[:2] != (3, 11):
-        raise EnvironmentProblem("lstm-text needs Python 3.11, this is %d.%d (%s)."
+    if sys.version_info[:2] not in SUPPORTED_PYTHONS:
+        raise EnvironmentProblem("lstm-text needs Python 3.11, 3.12 or 3.13, this is %d.%d (%s)."
                                  % (sys.version_info[0], sys.version_info[1], sys.executable))
     import numpy
     _check_version("numpy", numpy)
@@ -127,7 +134,7 @@ def configure():
         from fuel import _lstm_text_patch  # noqa: F401  (written by tools/install_fuel.py)
     except ImportError as error:
         raise EnvironmentProblem(
-            "Fuel 0.2.0 patched for Python 3.11 is missing (%s). Run `make test` or "
+            "Fuel 0.2.0 patched by lstm-text is missing (%s). Run `make test` or "
             "`python tools/install_fuel.py` inside the environment." % error) from error
     _check_version("fuel", fuel)
     if fuel.config.floatX != theano.config.floatX:

@@ -20,6 +20,12 @@ and install it. The wheel is installed from a local folder by name and version (
 path), so `pip freeze` and constraints.txt still read `Theano==1.0.5`. Its dependencies
 (numpy, scipy, six) come from requirements.txt, installed before this script runs.
 
+On Python 3.12 and 3.13 (numpy 1.26) the same script also replaces what those removed:
+distutils and numpy.distutils (cmodule, blas, configdefaults), imp (tests/breakpoint.py,
+imported by scan), configparser.SafeConfigParser (versioneer, in setup.py) and np.complex
+(which made constant folding fail silently). Those replacements keep the 3.11 code path
+as it was (see PATCH), and none changes C code.
+
 To add a fix: append (file inside the sdist, old text, new text) to PATCH, with a comment
 saying why. The Makefile reinstalls Theano whenever this file changes.
 
@@ -41,6 +47,8 @@ SDIST_SHA256 = "6e9439dd53ba995fcae27bf20626074bfc2fff446899dc5c53cb28c1f9202e89
 ROOT = Path(__file__).resolve().parent.parent
 
 BLAS = "theano/tensor/blas.py"
+CMODULE = "theano/gof/cmodule.py"
+SCALAR = "theano/scalar/basic.py"
 
 # (file inside the sdist, old text, new text): the whole patch, kept small on purpose.
 PATCH = [
@@ -83,6 +91,107 @@ PATCH = [
      "        return (13, blas_header_version())\n",
      "    def build_gemm_version(self):\n"
      "        return (13, blas_header_version(), 'lstm-text-empty-matrices-1')\n"),
+] + [
+    # Python 3.12 and 3.13 (numpy 1.26). Each replacement below leaves Python 3.11 with
+    # numpy 1.23 exactly as before: the old code is kept under `sys.version_info < (3, 12)`,
+    # or the new code computes the same thing there (np.complex *is* complex on numpy 1.23).
+    # No C code changes, so no compiled module changes on any version.
+    # 4. versioneer (setup.py): configparser.SafeConfigParser and readfp are gone in 3.12;
+    #    on 3.11 they were deprecated aliases of ConfigParser and read_file.
+    ("versioneer.py",
+     "    parser = configparser.SafeConfigParser()\n"
+     "    with open(setup_cfg, \"r\") as f:\n"
+     "        parser.readfp(f)\n",
+     "    parser = configparser.ConfigParser()\n"
+     "    with open(setup_cfg, \"r\") as f:\n"
+     "        parser.read_file(f)\n"),
+    # 5. cmodule: Python 3.12 has no distutils and numpy 1.26 no numpy.distutils there; the
+    #    same values (Python's headers, libraries and extension suffix) come from sysconfig.
+    (CMODULE,
+     "import platform\nimport distutils.sysconfig\nimport warnings\n\nimport numpy.distutils\n",
+     "import platform\nimport warnings\n\n"
+     "if sys.version_info < (3, 12):\n"
+     "    import distutils.sysconfig\n"
+     "    import numpy.distutils\n"
+     "else:  # lstm-text: no distutils (nor numpy.distutils) on Python >= 3.12\n"
+     "    import sysconfig as _sysconfig\n"
+     "    import types as _types\n"
+     "    import numpy\n"
+     "\n"
+     "    def _python_inc(plat_specific=0):\n"
+     "        return _sysconfig.get_path('platinclude' if plat_specific else 'include')\n"
+     "\n"
+     "    def _python_lib(plat_specific=0, standard_lib=0):\n"
+     "        assert plat_specific and standard_lib  # the only use, std_lib_dirs_and_libs\n"
+     "        return _sysconfig.get_path('platstdlib', vars={'platbase': sys.base_exec_prefix})\n"
+     "\n"
+     "    distutils = _types.SimpleNamespace(sysconfig=_types.SimpleNamespace(\n"
+     "        get_config_var=_sysconfig.get_config_var,\n"
+     "        get_config_h_filename=_sysconfig.get_config_h_filename,\n"
+     "        get_python_version=_sysconfig.get_python_version,\n"
+     "        get_python_inc=_python_inc, get_python_lib=_python_lib))\n"),
+    (CMODULE,
+     "    numpy_inc_dirs = numpy.distutils.misc_util.get_numpy_include_dirs()\n",
+     "    numpy_inc_dirs = [numpy.get_include()]  # what numpy.distutils gives (lstm-text)\n"),
+    # 6. blas: its numpy.distutils import is only a probe for numpy's build config.
+    (BLAS,
+     "import numpy as np\nimport numpy.distutils\ntry:\n",
+     "import numpy as np\ntry:  # lstm-text: no numpy.distutils on Python >= 3.12\n"
+     "    import numpy.distutils\n"),
+    # 7. configdefaults: the compiler's full path, from shutil.which where distutils is gone.
+    ("theano/configdefaults.py",
+     "    import distutils.spawn\n"
+     "    newp = distutils.spawn.find_executable(param)\n"
+     "    if newp is not None:\n"
+     "        param = newp\n"
+     "    del newp\n"
+     "    del distutils\n",
+     "    if sys.version_info < (3, 12):\n"
+     "        import distutils.spawn\n"
+     "        newp = distutils.spawn.find_executable(param)\n"
+     "        del distutils\n"
+     "    else:  # lstm-text: no distutils on Python >= 3.12\n"
+     "        import shutil\n"
+     "        newp = shutil.which(param)\n"
+     "    if newp is not None:\n"
+     "        param = newp\n"
+     "    del newp\n"),
+    # 8. tests/breakpoint.py (imported by scan): the imp module is gone in Python 3.12.
+    #    find_spec returns None for a missing debugger, where find_module raised.
+    ("theano/tests/breakpoint.py",
+     "import imp\n",
+     "import importlib.util  # lstm-text: imp is gone in Python 3.12\n"),
+    ("theano/tests/breakpoint.py",
+     "            if imp.find_module('pudb'):\n",
+     "            if importlib.util.find_spec('pudb'):\n"),
+    ("theano/tests/breakpoint.py",
+     "            elif imp.find_module('ipdb'):\n",
+     "            elif importlib.util.find_spec('ipdb'):\n"),
+    # 9. np.complex (an alias of complex, removed in numpy 1.24). In get_scalar_constant_value
+    #    it sits in a try/except: on numpy >= 1.24 every constant looked non-scalar, constant
+    #    folding failed silently and the optimised graphs changed. Both modules define their
+    #    own `complex`, hence builtins.complex.
+    ("theano/tensor/basic.py",
+     "        np.complex(data)  # works for all numeric scalars\n",
+     "        builtins.complex(data)  # works for all numeric scalars (lstm-text: not np.complex)\n"),
+    (SCALAR,
+     "        if isinstance(x, np.complex) or isinstance(y, np.complex):\n",
+     "        if isinstance(x, six.moves.builtins.complex) or isinstance(\n"
+     "                y, six.moves.builtins.complex):  # lstm-text: not np.complex\n"),
+    (SCALAR,
+     "        return np.complex(x, y)\n",
+     "        return six.moves.builtins.complex(x, y)  # lstm-text: not np.complex\n"),
+    (SCALAR,
+     "            return np.complex64(np.complex(x, y))\n",
+     "            return np.complex64(six.moves.builtins.complex(x, y))\n"),
+    (SCALAR,
+     "            return np.complex128(np.complex(x, y))\n",
+     "            return np.complex128(six.moves.builtins.complex(x, y))\n"),
+    # 10. np.bool (an alias of bool, removed in numpy 1.24): Cast's constructor for 'bool'.
+    (SCALAR,
+     "        self.ctor = getattr(np, o_type.dtype)\n",
+     "        self.ctor = (six.moves.builtins.bool if o_type.dtype == 'bool'  # lstm-text\n"
+     "                     else getattr(np, o_type.dtype))\n"),
 ]
 # Written into the patched tree so lstm_text_env and the tests can tell our build apart.
 MARKER = "theano/_lstm_text_patch.py"
@@ -97,13 +206,40 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+SIMPLE_INDEX = "https://pypi.org/simple/theano/"
+
+
+def download_from_index(sdist):
+    """Fetch the sdist from PyPI's simple index (PEP 503) by its sha256-tagged link.
+
+    For Python >= 3.12: `pip download` runs the sdist's unpatched setup.py to read its
+    metadata, and versioneer's configparser.SafeConfigParser is gone there.
+    """
+    import re
+    import urllib.request
+    with urllib.request.urlopen(SIMPLE_INDEX, timeout=180) as response:
+        page = response.read().decode("utf-8")
+    links = [link for link in re.findall(r'href="([^"]+)"', page)
+             if link.split("#")[0].endswith("/" + SDIST_NAME) and SDIST_SHA256 in link]
+    if not links:
+        sys.exit("install_theano: %s lists no %s with sha256 %s"
+                 % (SIMPLE_INDEX, SDIST_NAME, SDIST_SHA256))
+    partial = sdist.with_name(sdist.name + ".part")
+    with urllib.request.urlopen(links[0].split("#")[0], timeout=180) as response:
+        partial.write_bytes(response.read())
+    partial.replace(sdist)
+
+
 def download_sdist(build_dir):
     """Fetch the sdist with pip (the package registry is the only network we use)."""
     sdist = build_dir / SDIST_NAME
     if not sdist.exists() or sha256_of(sdist) != SDIST_SHA256:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--no-binary", ":all:", "--dest", str(build_dir),
-                        "Theano==%s" % THEANO_VERSION], check=True)
+        if sys.version_info >= (3, 12):
+            download_from_index(sdist)
+        else:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                            "--no-binary", ":all:", "--dest", str(build_dir),
+                            "Theano==%s" % THEANO_VERSION], check=True)
     actual = sha256_of(sdist)
     if actual != SDIST_SHA256:
         sys.exit("install_theano: %s has sha256 %s, expected %s; refusing to build it."
@@ -143,7 +279,8 @@ def check_installed():
 
     Read from the installed files, without importing Theano (it needs lstm_text_env's flags).
     """
-    expected = [(MARKER, "PATCHED = True")] + [(relative, new) for relative, _, new in PATCH]
+    expected = [(MARKER, "PATCHED = True")] + [(relative, new) for relative, _, new in PATCH
+                                               if relative.startswith("theano/")]
     probe = ("import json, sys; from importlib import metadata\n"
              "d = metadata.distribution('Theano')\n"
              "ok = d.version == %r and all(d.locate_file(f).is_file() and t in "
