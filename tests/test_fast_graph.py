@@ -17,26 +17,12 @@ import lstm_text_env  # noqa: F401  (before theano)
 import theano
 
 REPO = Path(__file__).resolve().parent.parent
-N_IN, N_H, BATCH, STEPS = 7, 5, 4, 6
-RTOL = 1e-10
-MAX_NORM = 0.5      # small enough that the notebook's gradient clipping is active here
+from equality_cases import BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, padded, random_weights
 
 
 def _batch(rng):
-    """A padded batch like Fuel's: (time, batch) int64 characters and a 0/1 mask."""
-    lengths = [STEPS, STEPS - 2, 2, 1]
-    x = rng.randint(0, N_IN, size=(STEPS, BATCH)).astype("int64")
-    mask = numpy.zeros((STEPS, BATCH))
-    for column, length in enumerate(lengths):
-        mask[:length, column] = 1.
-        x[length:, column] = 0                     # padding, as Fuel pads
-    return x, mask
-
-
-def _random_weights(rng):
-    """The notebook's 14 parameters, random and large enough that every term matters."""
-    shapes = ([(N_H, N_IN), (N_IN,)] + [(N_IN, N_H)] * 4 + [(N_H, N_H)] * 4 + [(N_H,)] * 4)
-    return [rng.randn(*shape) * 0.5 for shape in shapes]
+    """A padded batch like Fuel's, with lengths from full to one character."""
+    return padded(rng, [STEPS, STEPS - 2, 2, 1], STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +48,7 @@ def graphs():
     initial_faithful = [p.get_value() for p in faithful.params]
     initial_fast = [p.get_value() for p in fast.params]
     rng = numpy.random.RandomState(1234)
-    weights = _random_weights(rng)
+    weights = random_weights(rng)
     for param, value in zip(faithful.params, weights):
         param.set_value(value)
     for param, value in zip(fast.params, lstm_fast.fuse_params(weights)):

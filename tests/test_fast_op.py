@@ -19,9 +19,8 @@ import theano.tensor as T
 
 import reference_lstm
 
-N_IN, N_H, BATCH, STEPS = 7, 5, 4, 6
-RTOL = 1e-10
-MAX_NORM = 0.5      # small enough that the notebook's gradient clipping is active here
+from equality_cases import BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, padded, random_weights
+
 NAMES = ["W_out", "b_out", "W_i", "W_f", "W_c", "W_o", "U_i", "U_f", "U_c", "U_o",
          "b_i", "b_f", "b_c", "b_o"]
 
@@ -32,22 +31,6 @@ def _close(actual, expected, what=""):
     scale = max(numpy.abs(expected).max(initial=0.), 1e-300)
     numpy.testing.assert_allclose(actual, expected, rtol=RTOL, atol=RTOL * scale,
                                   err_msg=what)
-
-
-def _padded(rng, lengths, steps):
-    """(time, batch) int64 characters and a 0/1 mask, right-padded with 0 as Fuel pads."""
-    x = rng.randint(0, N_IN, size=(steps, len(lengths))).astype("int64")
-    mask = numpy.zeros((steps, len(lengths)))
-    for column, length in enumerate(lengths):
-        mask[:length, column] = 1.
-        x[length:, column] = 0
-    return x, mask
-
-
-def _random_weights(rng):
-    """The notebook's 14 parameters, random and large enough that every term matters."""
-    shapes = ([(N_H, N_IN), (N_IN,)] + [(N_IN, N_H)] * 4 + [(N_H, N_H)] * 4 + [(N_H,)] * 4)
-    return [rng.randn(*shape) * 0.5 for shape in shapes]
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +51,15 @@ def graphs():
                                     [new for _, new in fast.updates])
     initial = ([p.get_value() for p in faithful.params], [p.get_value() for p in fast.params])
     rng = numpy.random.RandomState(1234)
-    weights = _random_weights(rng)
+    weights = random_weights(rng)
     for param, value in zip(faithful.params, weights):
         param.set_value(value)
     for param, value in zip(fast.params, lstm_fast.fuse_params(weights)):
         param.set_value(value)
     batches = {
-        "ragged": _padded(rng, [STEPS, STEPS - 2, 2, 1], STEPS),
-        "one time step": _padded(rng, [1, 1, 1, 1], 1),
-        "batch size 1": _padded(rng, [3], STEPS - 1),
+        "ragged": padded(rng, [STEPS, STEPS - 2, 2, 1], STEPS),
+        "one time step": padded(rng, [1, 1, 1, 1], 1),
+        "batch size 1": padded(rng, [3], STEPS - 1),
     }
     n, k = len(faithful.params), len(fast.params)
     results = {}
