@@ -39,7 +39,7 @@ EPOCHS ?= 4
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py
+$(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else \
 	  "lstm-text needs Python 3.11, 3.12 or 3.13 (Theano 1.0.5 and numpy 1.x); found " + \
 	  sys.version.split()[0] + " at " + sys.executable + ". Set PYTHON=/path/to/python3.1x.")'
@@ -47,6 +47,9 @@ $(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py
 	$(PY) -m pip install --disable-pip-version-check -r requirements.txt -c $(LOCK)
 	$(PY) tools/install_theano.py $(if $(BUILD_ARGS),$(BUILD_ARGS)/theano)
 	$(PY) tools/install_fuel.py --constraints $(LOCK) $(if $(BUILD_ARGS),$(BUILD_ARGS)/fuel)
+	# The project's own code (src/lstm_text and notebooks/lstm_text_data.py), editable: see
+	# pyproject.toml. No build isolation: the lock's setuptools and wheel build it, offline.
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)

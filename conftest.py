@@ -1,20 +1,19 @@
-"""Shared test set-up: the notebooks folder on sys.path, and nbval comparing stdout only.
+"""Shared test set-up: the notebooks' short schedule for nbval, which compares stdout only.
 
 Theano and the old libraries write warnings and progress bars to stderr; they differ from
 machine to machine, so nbval does not compare stderr (the MDAnalysis UserGuide approach).
+The code under test is installed (editable) into the environment by make: lstm_text from
+src/, and notebooks/lstm_text_data.py; nothing is added to sys.path here.
 """
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
-NOTEBOOKS = REPO / "notebooks"
-if str(NOTEBOOKS) not in sys.path:
-    sys.path.insert(0, str(NOTEBOOKS))
 
 # nbval runs the notebooks on a short schedule: the kernels inherit these variables, and
 # the notebooks' parameters cells read them. Cells whose output depends on the schedule
 # are marked NBVAL_IGNORE_OUTPUT; everything before training is compared strictly.
+# LSTM_TEXT_HEADLESS: nobody sees these kernels, so the progress bar is text, not a widget.
 NBVAL_SCHEDULE = {
     "LSTM_MAX_MINIBATCHES": "4",
     "LSTM_REPORT_EVERY": "2",
@@ -22,6 +21,7 @@ NBVAL_SCHEDULE = {
     "LSTM_EXPERIMENT_MINIBATCHES": "2",
     "LSTM_EXPERIMENTS": "adam,best-bucketed",
     "LSTM_EXPERIMENTS_DIR": str(REPO / "build" / "nbval" / "experiments"),
+    "LSTM_TEXT_HEADLESS": "1",
 }
 for _name, _value in NBVAL_SCHEDULE.items():
     os.environ.setdefault(_name, _value)

@@ -5,12 +5,12 @@
     python benchmarks/bench.py --quick    # smoke run (about 1 minute): n_h 50, 1 thread
 
 Rows (see benchmarks/README.md for the discussion):
-  (a) faithful   the notebook's graph (lstm_model.build_graph), compiled as the notebook does
-  (b) fast       the optimised Theano graph of the same model (notebooks/lstm_fast.py)
+  (a) faithful   the notebook's graph (notebook_model.build_graph), compiled as the notebook does
+  (b) fast       the optimised Theano graph of the same model (notebooks/fast_graph.py)
   (c) torch      PyTorch nn.LSTM + Linear + masked cross-entropy, SGD (skipped without torch)
   (d) numpy      a hand-written NumPy forward/backward with fused gates (NumpyLstm below)
   (f) C op      the same model with the whole recurrence in one C Op per direction
-                 (notebooks/lstm_fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
+                 (notebooks/fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
   (e) ceiling    the model's GEMMs alone: per step the (B x n)(n x 4n) forward product and
                  the (B x 4n)(4n x n) backward one, dU = H^T dZ over all steps, and the three
                  output-layer products (see CeilingNumpy). Measured through NumPy's own BLAS
@@ -119,7 +119,7 @@ def initial_weights(n_in, n_h, seed=SEED, dtype="float32"):
 class NumpyLstm:
     """The notebook's model in NumPy, fused gates [i|f|c|o], forward and backward by hand.
 
-    Parameters are the fused values [W_out, b_out, W, U, b] (lstm_fast.fuse_params).
+    Parameters are the fused values [W_out, b_out, W, U, b] (fast_graph.fuse_params).
     tests/test_fast_graph.py checks cost and gradients against the Theano graphs.
     """
 
@@ -218,7 +218,7 @@ class NumpyLstm:
 def _import_theano():
     if str(NOTEBOOKS) not in sys.path:
         sys.path.insert(0, str(NOTEBOOKS))
-    import lstm_text_env  # noqa: F401
+    from lstm_text import environment  # noqa: F401
     import theano
     return theano
 
@@ -228,11 +228,11 @@ class FaithfulImpl:
 
     def __init__(self, n_h):
         _import_theano()
-        import lstm_fast
-        import lstm_model
-        self.graph = lstm_model.build_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
+        from lstm_text import fast_graph
+        from lstm_text import notebook_model
+        self.graph = notebook_model.build_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
         for param, value in zip(self.graph.params,
-                                lstm_fast.unfuse_params(initial_weights(N_IN, n_h))):
+                                fast_graph.unfuse_params(initial_weights(N_IN, n_h))):
             param.set_value(numpy.ascontiguousarray(value))
         self.update = self.graph.update_model
         self.single_step = self.graph.single_step
@@ -243,8 +243,8 @@ class FastImpl:
 
     def __init__(self, n_h):
         _import_theano()
-        import lstm_fast
-        self.graph = lstm_fast.build_fast_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
+        from lstm_text import fast_graph
+        self.graph = fast_graph.build_fast_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
         for param, value in zip(self.graph.params, initial_weights(N_IN, n_h)):
             param.set_value(value)
         self.update = self.graph.update_model
@@ -252,13 +252,13 @@ class FastImpl:
 
 
 class OpImpl:
-    """(f): lstm_fast_op.build_op_graph, the recurrence in one C Op per direction."""
+    """(f): fast_op.build_op_graph, the recurrence in one C Op per direction."""
     name = "f"
 
     def __init__(self, n_h):
         _import_theano()
-        import lstm_fast_op
-        self.graph = lstm_fast_op.build_op_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
+        from lstm_text import fast_op
+        self.graph = fast_op.build_op_graph(N_IN, n_h, BATCH, LEARNING_RATE, SEED)
         for param, value in zip(self.graph.params, initial_weights(N_IN, n_h)):
             param.set_value(value)
         self.update = self.graph.update_model
@@ -352,14 +352,14 @@ class CeilingTheano:
 
     def __init__(self, n_h):
         theano = _import_theano()
-        import lstm_fast
+        from lstm_text import fast_graph
         shared = lambda v: theano.shared(v, borrow=True)  # noqa: E731
         ref = CeilingNumpy(n_h)
         h, u, dz = shared(ref.h), shared(ref.u), shared(ref.dz)
         H, dZ = shared(ref.H), shared(ref.dZ)
         H2, w_out, dE = shared(ref.H2), shared(ref.w_out), shared(ref.dE)
-        self.step = lstm_fast.function([], [h.dot(u), dz.dot(u.T)])
-        self.once = lstm_fast.function([], [H.T.dot(dZ), H2.dot(w_out), H2.T.dot(dE),
+        self.step = fast_graph.function([], [h.dot(u), dz.dot(u.T)])
+        self.once = fast_graph.function([], [H.T.dot(dZ), H2.dot(w_out), H2.T.dot(dE),
                                             dE.dot(w_out.T)])
         self.step_vm = self.step.fn
         self.once_vm = self.once.fn
@@ -422,7 +422,7 @@ def _stats(values):
 
 def time_generation(single_step, n_h, n_chars=GEN_CHARS, reps=3):
     """Characters per second of the notebook's sampling loop around single_step."""
-    import lstm_model
+    from lstm_text import notebook_model
     dtype = numpy.float32
     rates = []
     for rep in range(reps + 1):
@@ -433,7 +433,7 @@ def time_generation(single_step, n_h, n_chars=GEN_CHARS, reps=3):
         start = time.perf_counter()
         for _ in range(n_chars):
             prediction, h, c = single_step(char, h.flatten(), c.flatten())
-            char = lstm_model.sample_character(prediction, rng)
+            char = notebook_model.sample_character(prediction, rng)
             char = min(char, N_IN - 1)
         elapsed = time.perf_counter() - start
         if rep:                                   # the first run is the warm-up
@@ -474,8 +474,8 @@ def worker(args):
             names.remove("c")
     if set(names) & {"a", "b", "e_theano", "f"}:
         _import_theano()                    # imports are not counted as an implementation's
-        import lstm_fast  # noqa: F401     # memory below
-        import lstm_model  # noqa: F401
+        from lstm_text import fast_graph  # noqa: F401     # memory below
+        from lstm_text import notebook_model  # noqa: F401
     batches = make_batches()
     real = [float(mask.sum()) for _, mask in batches]
     for n_h in args.sizes:
@@ -541,7 +541,7 @@ def compile_worker(args):
 def gradient_check():
     """(d) against (b) once, on a small float64 case: cost and gradients to 1e-10."""
     theano = _import_theano()
-    import lstm_fast
+    from lstm_text import fast_graph
     n_in, n_h, batch = 7, 5, 4
     rng = numpy.random.RandomState(3)
     weights = [rng.randn(*shape) * 0.5 for shape in
@@ -549,8 +549,8 @@ def gradient_check():
     x = rng.randint(0, n_in, size=(6, batch)).astype("int64")
     mask = (numpy.arange(6)[:, None] < numpy.array([6, 4, 2, 1])[None]).astype("float64")
     with theano.change_flags(floatX="float64"):
-        graph = lstm_fast.build_fast_graph(n_in, n_h, batch_size=batch, functions=())
-        f = lstm_fast.function([graph.x, graph.mask], [graph.cost] + graph.grads)
+        graph = fast_graph.build_fast_graph(n_in, n_h, batch_size=batch, functions=())
+        f = fast_graph.function([graph.x, graph.mask], [graph.cost] + graph.grads)
     for param, value in zip(graph.params, weights):
         param.set_value(value)
     expected = f(x, mask)

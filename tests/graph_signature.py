@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "notebooks") not in sys.path:
-    sys.path.insert(0, str(REPO / "notebooks"))
 
 
 def _ops(fgraph, counts, prefix=""):
@@ -36,7 +34,7 @@ def signature(fn):
 
 def tiny():
     """A tiny masked scan LSTM-like step with its gradient, compiled; its cost and signature."""
-    import lstm_text_env  # noqa: F401  (flags first)
+    from lstm_text import environment  # noqa: F401  (flags first)
     import numpy
     import theano
     import theano.tensor as T
@@ -64,9 +62,9 @@ def tiny():
 
 
 def notebook_update_model(n_in=54, n_h=50):
-    """The notebook's own update_model (lstm_model.build_graph), its signature."""
-    import lstm_model
-    return signature(lstm_model.build_graph(n_in, n_h).update_model)
+    """The notebook's own update_model (notebook_model.build_graph), its signature."""
+    from lstm_text import notebook_model
+    return signature(notebook_model.build_graph(n_in, n_h).update_model)
 
 
 if __name__ == "__main__":

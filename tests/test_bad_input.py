@@ -29,11 +29,10 @@ from local_http import clear_proxies, serve
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-if str(NOTEBOOKS) not in sys.path:
-    sys.path.insert(0, str(NOTEBOOKS))
 
-import lstm_text_data as ltd  # noqa: E402
-from lstm_text_data import DataError  # noqa: E402
+import lstm_text_data as ltd
+from lstm_text import corpus as corpora
+from lstm_text_data import DataError
 
 MAIN = NOTEBOOKS / "lstm_text.ipynb"
 EXPERIMENTS = NOTEBOOKS / "lstm_text_experiments.ipynb"
@@ -54,9 +53,9 @@ def tagged_cell(notebook, tag):
 
 @pytest.fixture
 def ParameterError():
-    """lstm_text_env's error class (imported here: lstm_text_env imports Theano and Fuel)."""
-    import lstm_text_env
-    return lstm_text_env.ParameterError
+    """The parameters' error class (lstm_text.parameters imports neither Theano nor Fuel)."""
+    from lstm_text import parameters
+    return parameters.ParameterError
 
 
 @pytest.fixture
@@ -178,7 +177,7 @@ def test_a_bad_parameter_stops_make_run_in_one_line_before_compiling(tmp_path):
     """The same path as `make run`: tools/run_notebook.py on the notebook's own first cells."""
     cells = nbformat.read(MAIN, as_version=4).cells
     setup = next(cell for cell in cells if cell.cell_type == "code"
-                 and "import lstm_text_env" in cell.source)
+                 and "from lstm_text import environment" in cell.source)
     parameters = next(cell for cell in cells if cell.cell_type == "code"
                       and "parameters" in cell.metadata.get("tags", []))
     notebook = nbformat.v4.new_notebook(metadata=nbformat.read(MAIN, as_version=4).metadata)
@@ -223,7 +222,7 @@ def test_not_a_text_file_says_what_it_is_in_any_encoding(tmp_path, data, what, c
     path = tmp_path / "book.txt"
     path.write_bytes(data)
     with pytest.raises(DataError) as error:
-        ltd.check_text_file(path, encoding=encoding)
+        corpora.check_text_file(path, encoding=encoding)
     message = str(error.value)
     assert message.startswith(str(path)) and what in message and convert in message
     assert "latin-1" not in message  # the hint that read UTF-16 as garbage is gone
@@ -235,7 +234,7 @@ def test_user_files_in_utf16_are_refused_and_nothing_is_written(tmp_path):
     valid = tmp_path / "valid.txt"
     valid.write_text("Fine text.\n")
     with pytest.raises(DataError, match="train.txt: is UTF-16 text"):
-        ltd.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
+        corpora.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
     assert not (tmp_path / "work" / "files" / "train.txt").exists()
 
 
@@ -244,7 +243,7 @@ def test_windows_1252_gets_a_conversion_hint(tmp_path):
     path.write_bytes("It’s here.\n".encode("cp1252"))
     with pytest.raises(DataError, match=r"line 1: not valid utf-8: byte 0x92 .* convert it to "
                        r"UTF-8 \(e.g. `iconv -f WINDOWS-1252 -t UTF-8`\)"):
-        ltd.check_text_file(path)
+        corpora.check_text_file(path)
 
 
 def test_validation_text_that_is_the_training_text_is_warned_about(tmp_path):
@@ -257,10 +256,10 @@ def test_validation_text_that_is_the_training_text_is_warned_about(tmp_path):
     with pytest.warns(UserWarning, match=r"train.txt: the validation text is the same file "
                       r"as the training text .*train.txt: its score then measures how well "
                       r"the model memorised"):
-        ltd.load_corpus(train=train, valid=train, work_dir=tmp_path / "w")
+        corpora.load_corpus(train=train, valid=train, work_dir=tmp_path / "w")
     with pytest.warns(UserWarning, match=r"copy.txt: the test text is identical to the "
                       r"training text"):
-        ltd.load_corpus(train=train, valid=other, test=copy, work_dir=tmp_path / "w")
+        corpora.load_corpus(train=train, valid=other, test=copy, work_dir=tmp_path / "w")
 
 
 # ---------------------------------------------------------------- downloads
@@ -354,7 +353,7 @@ def test_html_page_for_the_dictionary_is_refused_kept_and_fetched_again(server, 
     original_routes(server, monkeypatch, dictionary=PORTAL)
     folder = tmp_path / "original"
     with pytest.raises(DataError) as error:
-        ltd.load_corpus("original", work_dir=tmp_path)
+        corpora.load_corpus("original", work_dir=tmp_path)
     message = str(error.value)
     assert "/dictionary.pkl sent a file that is not usable as %s" % (folder / "dictionary.pkl") \
         in message
@@ -365,7 +364,7 @@ def test_html_page_for_the_dictionary_is_refused_kept_and_fetched_again(server, 
     assert (folder / "dictionary.pkl.rejected").read_bytes() == PORTAL
     # Once the network lets us through, the next run fetches the dictionary again.
     server.routes["/dictionary.pkl"] = answer(PY2_DICTIONARY)
-    corpus = ltd.load_corpus("original", work_dir=tmp_path)
+    corpus = corpora.load_corpus("original", work_dir=tmp_path)
     assert corpus.dictionary == {" ": 0, "a": 1, "b": 2, "~": 3}
     assert server.hits.count("/dictionary.pkl") == 2 and server.hits.count("/valdata.txt.gz") == 1
 
@@ -378,7 +377,7 @@ def test_a_cached_html_page_from_an_earlier_run_is_moved_aside(server, monkeypat
     with pytest.warns(UserWarning, match=r"dictionary.pkl: the cached copy is not usable: it "
                       r"is an HTML page .* Moved it to .*dictionary.pkl.rejected for "
                       r"inspection; downloading .*/dictionary.pkl again"):
-        corpus = ltd.load_corpus("original", work_dir=tmp_path)
+        corpus = corpora.load_corpus("original", work_dir=tmp_path)
     assert len(corpus.dictionary) == 4
     assert (folder / "dictionary.pkl.rejected").read_bytes() == PORTAL
 
@@ -444,7 +443,7 @@ def test_offline_the_hint_is_a_command_and_a_folder(dead_url, monkeypatch, tmp_p
         monkeypatch.setitem(ltd.ORIGINAL_SOURCE, key, "%s/%s" % (dead_url, name))
     monkeypatch.setattr(ltd, "download", _no_retries(ltd.download))
     with pytest.raises(DataError) as error:
-        ltd.load_corpus("original", work_dir=tmp_path)
+        corpora.load_corpus("original", work_dir=tmp_path)
     message = str(error.value)
     assert "Connection refused" in message
     assert "Once online, run `LSTM_CORPUS=original make run` again" in message
@@ -467,17 +466,16 @@ def test_files_put_in_place_by_hand_are_used_offline(dead_url, monkeypatch, tmp_
     (folder / "traindata.txt.gz").write_bytes(gzip.compress(b"ab ba\n"))
     (folder / "valdata.txt.gz").write_bytes(gzip.compress(b"ba\n"))
     (folder / "dictionary.pkl").write_bytes(pickle.dumps({" ": 0, "a": 1, "b": 2}, protocol=2))
-    corpus = ltd.load_corpus("original", work_dir=tmp_path)
+    corpus = corpora.load_corpus("original", work_dir=tmp_path)
     assert Path(corpus.train_file).read_bytes() == b"ab ba\n"
     assert corpus.dictionary == {" ": 0, "a": 1, "b": 2, "~": 3}
 
 
 KILLED_DOWNLOAD = textwrap.dedent("""
     import sys
-    sys.path.insert(0, %r)
     import lstm_text_data
     lstm_text_data.download(sys.argv[1], sys.argv[2], deadline=60)
-""") % str(NOTEBOOKS)
+""")
 
 
 def test_a_killed_download_leaves_a_temporary_that_the_next_one_removes(server, tmp_path):
@@ -508,15 +506,15 @@ def test_a_killed_download_leaves_a_temporary_that_the_next_one_removes(server, 
 
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
-    sys.path.insert(0, %r)
-    import lstm_text_data
+    from lstm_text import corpus as corpora
+    from lstm_text.files import DataError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails with EFBIG
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
     try:
-        lstm_text_data.load_corpus(train=sys.argv[1], valid=sys.argv[2], work_dir=sys.argv[3])
-    except lstm_text_data.DataError as error:
+        corpora.load_corpus(train=sys.argv[1], valid=sys.argv[2], work_dir=sys.argv[3])
+    except DataError as error:
         print(error)
-""") % str(NOTEBOOKS)
+""")
 
 
 def test_a_full_disk_is_one_error_and_leaves_no_half_file(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of notebooks/lstm_text_checkpoint.py on real bad files: truncated, corrupt, not a
+"""Tests of notebooks/checkpoints.py on real bad files: truncated, corrupt, not a
 zip, lying about sizes, another model's; and on saves killed with SIGKILL.
 
 Every bad file must give one CheckpointError naming the file, never an exception from
@@ -20,12 +20,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-if str(NOTEBOOKS) not in sys.path:
-    sys.path.insert(0, str(NOTEBOOKS))
-
-from lstm_text_checkpoint import (CheckpointError, load_checkpoint, save_checkpoint,  # noqa: E402
-                                  set_shared_values)
+from lstm_text.checkpoints import (CheckpointError, load_checkpoint, save_checkpoint,
+                                   set_shared_values)
 
 ARRAYS = {"W_i": numpy.arange(12, dtype="float32").reshape(3, 4),
           "F": numpy.asfortranarray(numpy.ones((2, 3))),
@@ -229,15 +225,14 @@ def test_save_onto_a_directory_is_a_checkpoint_error(tmp_path):
 
 KILLED_SAVE = textwrap.dedent("""
     import os, sys, time
-    sys.path.insert(0, %r)
     import numpy
-    import lstm_text_checkpoint
+    from lstm_text import checkpoints
     def hang(*args):  # killed after writing the temporary, before the rename
         print('written', flush=True)
         time.sleep(60)
     os.replace = hang
-    lstm_text_checkpoint.save_checkpoint(sys.argv[1], {'W': numpy.zeros((500, 500))})
-""") % str(NOTEBOOKS)
+    checkpoints.save_checkpoint(sys.argv[1], {'W': numpy.zeros((500, 500))})
+""")
 
 
 def killed_save(path):
@@ -282,16 +277,15 @@ def test_temporaries_of_live_writers_and_recent_old_style_ones_are_kept(tmp_path
 
 FULL_DISK_SAVE = textwrap.dedent("""
     import resource, signal, sys
-    sys.path.insert(0, %r)
     import numpy
-    import lstm_text_checkpoint
+    from lstm_text import checkpoints
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails with EFBIG
     resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
     try:
-        lstm_text_checkpoint.save_checkpoint(sys.argv[1], {'W': numpy.zeros((300, 300))})
-    except lstm_text_checkpoint.CheckpointError as error:
+        checkpoints.save_checkpoint(sys.argv[1], {'W': numpy.zeros((300, 300))})
+    except checkpoints.CheckpointError as error:
         print(error)
-""") % str(NOTEBOOKS)
+""")
 
 
 def test_a_save_on_a_full_disk_keeps_the_previous_checkpoint(good):

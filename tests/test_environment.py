@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-import lstm_text_env
+from lstm_text import environment
 
 import theano
 import theano.tensor as T
@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_versions_and_flags():
-    settings = lstm_text_env.SETTINGS
-    assert sys.version_info[:2] in lstm_text_env.SUPPORTED_PYTHONS
+    settings = environment.SETTINGS
+    assert sys.version_info[:2] in environment.SUPPORTED_PYTHONS
     assert settings["python"] == "%d.%d.%d" % sys.version_info[:3]
-    assert numpy.__version__ == {"1.23.": "1.23.5", "1.26.": "1.26.4"}[lstm_text_env.EXPECTED["numpy"]]
+    assert numpy.__version__ == {"1.23.": "1.23.5", "1.26.": "1.26.4"}[environment.EXPECTED["numpy"]]
     assert theano.__version__ == "1.0.5"
     assert settings["fuel"] == "0.2.0"
     assert theano.config.floatX == "float32"
@@ -107,10 +107,10 @@ def test_masked_scan_lstm_compiles_in_c_and_learns(monkeypatch):
     after = evaluate(x_, mask_)
     assert numpy.isfinite(before) and first == pytest.approx(before)
     assert after < before
-    # Which scan implementation ran: the pure-Python loop (see lstm_text_env).
+    # Which scan implementation ran: the pure-Python loop (see lstm_text.environment).
     assert calls, "Scan.execute (the Python loop) did not run"
-    assert lstm_text_env.SETTINGS["scan"] == "python loop"
-    assert sys.modules[lstm_text_env.SCAN_EXT] is None
+    assert environment.SETTINGS["scan"] == "python loop"
+    assert sys.modules[environment.SCAN_EXT] is None
 
 
 def test_gemm_in_the_scan_uses_the_configured_blas():
@@ -197,24 +197,24 @@ def test_fuel_text_pipeline(tmp_path):
 
 def test_wrong_environment_gives_a_clear_message(tmp_path):
     """Importing the set-up module under a Python without our pins explains the fix."""
-    script = ("import sys; sys.path.insert(0, %r); sys.modules['numpy'] = type(sys)('numpy'); "
+    script = ("import sys; sys.modules['numpy'] = type(sys)('numpy'); "
               "sys.modules['numpy'].__version__ = '1.22.4'\n"
-              "try:\n    import lstm_text_env\nexcept Exception as e:\n"
-              "    print(type(e).__name__, e)\n" % str(REPO / "notebooks"))
+              "try:\n    from lstm_text import environment\nexcept Exception as e:\n"
+              "    print(type(e).__name__, e)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60).stdout
     assert out.startswith("EnvironmentProblem")
-    expected = "numpy %s*" % lstm_text_env.EXPECTED["numpy"]
+    expected = "numpy %s*" % environment.EXPECTED["numpy"]
     assert expected in out and "1.22.4" in out and "make test" in out
 
 
 def test_theano_imported_first_with_other_flags_is_explained():
     script = ("import os, sys; os.environ['THEANO_FLAGS'] = 'floatX=float64,blas.ldflags=,"
-              "base_compiledir=%s'; sys.path.insert(0, %r)\n"
+              "base_compiledir=%s'\n"
               "import theano\n"
-              "try:\n    import lstm_text_env\nexcept Exception as e:\n"
+              "try:\n    from lstm_text import environment\nexcept Exception as e:\n"
               "    print(type(e).__name__, e)\n"
-              % (theano.config.base_compiledir, str(REPO / "notebooks")))
+              % theano.config.base_compiledir)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120).stdout
     assert out.startswith("EnvironmentProblem")
@@ -223,9 +223,9 @@ def test_theano_imported_first_with_other_flags_is_explained():
 
 def test_unpatched_theano_is_explained():
     """A Theano without tools/install_theano.py's marker is refused, with the fix."""
-    script = ("import sys; sys.path.insert(0, %r); sys.modules['theano._lstm_text_patch'] = None\n"
-              "try:\n    import lstm_text_env\nexcept Exception as e:\n"
-              "    print(type(e).__name__, e)\n" % str(REPO / "notebooks"))
+    script = ("import sys; sys.modules['theano._lstm_text_patch'] = None\n"
+              "try:\n    from lstm_text import environment\nexcept Exception as e:\n"
+              "    print(type(e).__name__, e)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120).stdout
     assert out.startswith("EnvironmentProblem")
@@ -234,9 +234,8 @@ def test_unpatched_theano_is_explained():
 
 def test_blas_override_none_uses_the_fallback():
     env = dict(os.environ, LSTM_TEXT_BLAS="none", THEANO_FLAGS="")
-    script = ("import sys; sys.path.insert(0, %r); import lstm_text_env, theano; "
-              "print(repr(theano.config.blas.ldflags), lstm_text_env.SETTINGS['blas.ldflags'])"
-              % str(REPO / "notebooks"))
+    script = ("from lstm_text import environment; import theano; "
+              "print(repr(theano.config.blas.ldflags), environment.SETTINGS['blas.ldflags'])")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, timeout=120).stdout
     assert out.startswith("'' (none: NumPy C-API fallback)")

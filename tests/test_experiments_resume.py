@@ -1,7 +1,7 @@
 """Checkpoints of the experiments notebook resume exactly, and refuse a model of another shape.
 
 The code under test is the notebook's own: its cells tagged `experiment`, loaded by
-notebooks/lstm_experiments.py. A run of 2N minibatches straight through must end with bitwise
+notebooks/experiments.py. A run of 2N minibatches straight through must end with bitwise
 the same float32 parameters, optimizer state, random-generator states and position as a run of
 N minibatches, saved, rebuilt from nothing, loaded and trained N more. The run uses Adam (moments
 and a step counter to restore) and length-bucketed minibatches shuffled by a seeded generator,
@@ -11,7 +11,7 @@ epoch really matter. Tiny corpus, tiny LSTM: well under a minute once Theano's c
 import numpy
 import pytest
 
-import lstm_text_env  # noqa: F401  (Theano and Fuel flags first)
+from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
 
 N = 24              # minibatches before the save; 2N in all
 BATCH_SIZE = 10     # 189 tiny sentences: 19 minibatches an epoch, so the save is mid-epoch 2
@@ -21,14 +21,14 @@ CONFIG = dict(n_h=5, optimizer="adam", max_grad_norm=5.0, sd=0.1, orthogonal_u=T
 
 @pytest.fixture(scope="module")
 def experiments():
-    import lstm_experiments
-    return lstm_experiments
+    from lstm_text import experiments
+    return experiments
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    import lstm_text_data
-    return lstm_text_data.load_corpus("tiny")
+    from lstm_text import corpus as corpora
+    return corpora.load_corpus("tiny")
 
 
 def _snapshot(run):

@@ -1,4 +1,4 @@
-"""notebooks/lstm_fast.py computes the notebook's model: same cost, same gradients.
+"""notebooks/fast_graph.py computes the notebook's model: same cost, same gradients.
 
 Both graphs are built in float64 on tiny sizes (the notebook's in FAST_COMPILE mode, i.e.
 Theano's Python implementations; the fast one compiled as it runs), given the same random
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-import lstm_text_env  # noqa: F401  (before theano)
+from lstm_text import environment  # noqa: F401  (before theano)
 import theano
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,12 +27,12 @@ def _batch(rng):
 
 @pytest.fixture(scope="module")
 def graphs():
-    import lstm_fast
-    import lstm_model
+    from lstm_text import fast_graph
+    from lstm_text import notebook_model
     # The notebook's graph is compiled in FAST_COMPILE mode (Theano's Python implementations:
     # an independent reference, and 3x quicker to build); the fast graph as it runs.
     with theano.change_flags(floatX="float64", mode="FAST_COMPILE"):
-        faithful = lstm_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
+        faithful = notebook_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
                                           max_grad_norm=MAX_NORM)
         inputs = [faithful.x, faithful.mask]
         # The notebook's (clipped) gradients, and the raw ones to see that clipping acts.
@@ -41,9 +41,9 @@ def graphs():
     with theano.change_flags(floatX="float64"):
         # Only single_step compiled: the training functions are update_model's expressions,
         # compiled below into one function (Theano's optimiser is the slow part here).
-        fast = lstm_fast.build_fast_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
+        fast = fast_graph.build_fast_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
                                           max_grad_norm=MAX_NORM, functions=("single_step",))
-        f_fast = lstm_fast.function([fast.x, fast.mask], [fast.cost] + fast.grads +
+        f_fast = fast_graph.function([fast.x, fast.mask], [fast.cost] + fast.grads +
                                     [new for _, new in fast.updates])
     initial_faithful = [p.get_value() for p in faithful.params]
     initial_fast = [p.get_value() for p in fast.params]
@@ -51,7 +51,7 @@ def graphs():
     weights = random_weights(rng)
     for param, value in zip(faithful.params, weights):
         param.set_value(value)
-    for param, value in zip(fast.params, lstm_fast.fuse_params(weights)):
+    for param, value in zip(fast.params, fast_graph.fuse_params(weights)):
         param.set_value(value)
     x, mask = _batch(rng)
     out_faithful = f_faithful(x, mask)
@@ -78,18 +78,18 @@ def test_graphs_are_float64(graphs):
 
 
 def test_fuse_and_unfuse_are_inverse(graphs):
-    import lstm_fast
-    fused = lstm_fast.fuse_params(graphs["weights"])
+    from lstm_text import fast_graph
+    fused = fast_graph.fuse_params(graphs["weights"])
     assert [w.shape for w in fused] == [(N_H, N_IN), (N_IN,), (N_IN, 4 * N_H),
                                         (N_H, 4 * N_H), (4 * N_H,)]
-    for back, original in zip(lstm_fast.unfuse_params(fused), graphs["weights"]):
+    for back, original in zip(fast_graph.unfuse_params(fused), graphs["weights"]):
         numpy.testing.assert_array_equal(back, original)
 
 
 def test_same_initial_weights_for_a_seed(graphs):
     """Built with the same seed, the fast graph starts from the notebook's weights."""
-    import lstm_fast
-    expected = lstm_fast.fuse_params(graphs["initial_faithful"])
+    from lstm_text import fast_graph
+    expected = fast_graph.fuse_params(graphs["initial_faithful"])
     for value, want in zip(graphs["initial_fast"], expected):
         numpy.testing.assert_array_equal(value, want)
 
@@ -109,7 +109,7 @@ def test_equal_cost(graphs):
 
 
 def test_equal_gradients(graphs):
-    import lstm_fast
+    from lstm_text import fast_graph
     grads_faithful = graphs["out_faithful"][1:]
     grads_fast = graphs["out_fast"][1:]
     # Every faithful gradient is non-trivial (the padding and masks are exercised) ...
@@ -118,7 +118,7 @@ def test_equal_gradients(graphs):
     for name, g_fast, g_faithful in zip(
             ["W_out", "b_out", "W_i", "W_f", "W_c", "W_o", "U_i", "U_f", "U_c", "U_o",
              "b_i", "b_f", "b_c", "b_o"],
-            lstm_fast.unfuse_params(grads_fast), grads_faithful):
+            fast_graph.unfuse_params(grads_fast), grads_faithful):
         try:
             _close(g_fast, g_faithful)
         except AssertionError as error:
@@ -134,13 +134,13 @@ def test_padding_does_not_change_the_cost(graphs):
 
 def test_update_model_is_one_sgd_step(graphs):
     """The fast graph's updates give the notebook's update_model step (clipped SGD)."""
-    import lstm_fast
+    from lstm_text import fast_graph
     faithful = graphs["faithful"]
     faithful.update_model(graphs["x"], graphs["mask"])
     after = [p.get_value() for p in faithful.params]
     for param, value in zip(faithful.params, graphs["weights"]):
         param.set_value(value)                      # leave the fixture as it was
-    for got, expected in zip(lstm_fast.unfuse_params(graphs["updated_fast"]), after):
+    for got, expected in zip(fast_graph.unfuse_params(graphs["updated_fast"]), after):
         _close(got, expected)
 
 
@@ -159,11 +159,11 @@ def test_numpy_reference_matches_the_fast_graph(graphs):
         import bench
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
-    import lstm_fast
-    fused = lstm_fast.fuse_params(graphs["weights"])
+    from lstm_text import fast_graph
+    fused = fast_graph.fuse_params(graphs["weights"])
     model = bench.NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1)
     cost, grads = model.cost_and_grads(graphs["x"], graphs["mask"], batch_size=BATCH)
     _close(cost, graphs["out_fast"][0])
     # NumPyLstm does not clip: compare with the notebook's raw gradients.
-    for got, expected in zip(lstm_fast.unfuse_params(grads), graphs["raw_grads"]):
+    for got, expected in zip(fast_graph.unfuse_params(grads), graphs["raw_grads"]):
         _close(got, expected)

@@ -1,4 +1,4 @@
-"""notebooks/lstm_fast_op.py: the recurrence as one C Op per direction, same numbers.
+"""notebooks/fast_op.py: the recurrence as one C Op per direction, same numbers.
 
 As tests/test_fast_graph.py does for the scan graph: the notebook's graph (lstm_model, in
 FAST_COMPILE mode, i.e. Theano's Python implementations) and build_op_graph are built in
@@ -13,7 +13,7 @@ whatever BLAS Theano links here (OpenBLAS, or its NumPy C-API fallback). No timi
 import numpy
 import pytest
 
-import lstm_text_env  # noqa: F401  (before theano)
+from lstm_text import environment  # noqa: F401  (before theano)
 import theano
 import theano.tensor as T
 
@@ -35,26 +35,26 @@ def _close(actual, expected, what=""):
 
 @pytest.fixture(scope="module")
 def graphs():
-    import lstm_fast
-    import lstm_fast_op
-    import lstm_model
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
+    from lstm_text import notebook_model
     with theano.change_flags(floatX="float64", mode="FAST_COMPILE"):
-        faithful = lstm_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
+        faithful = notebook_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
                                           max_grad_norm=MAX_NORM)
         f_faithful = theano.function([faithful.x, faithful.mask],
                                      [faithful.cost] + faithful.grads +
                                      theano.grad(faithful.cost, faithful.params))
     with theano.change_flags(floatX="float64"):
-        fast = lstm_fast_op.build_op_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
+        fast = fast_op.build_op_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
                                            max_grad_norm=MAX_NORM, functions=("single_step",))
-        f_fast = lstm_fast.function([fast.x, fast.mask], [fast.cost] + fast.grads +
+        f_fast = fast_graph.function([fast.x, fast.mask], [fast.cost] + fast.grads +
                                     [new for _, new in fast.updates])
     initial = ([p.get_value() for p in faithful.params], [p.get_value() for p in fast.params])
     rng = numpy.random.RandomState(1234)
     weights = random_weights(rng)
     for param, value in zip(faithful.params, weights):
         param.set_value(value)
-    for param, value in zip(fast.params, lstm_fast.fuse_params(weights)):
+    for param, value in zip(fast.params, fast_graph.fuse_params(weights)):
         param.set_value(value)
     batches = {
         "ragged": padded(rng, [STEPS, STEPS - 2, 2, 1], STEPS),
@@ -77,31 +77,31 @@ CASES = ["ragged", "one time step", "batch size 1"]
 
 
 def test_graph_is_float64_and_uses_the_ops(graphs):
-    import lstm_fast_op
+    from lstm_text import fast_op
     fast = graphs["fast"]
     assert fast.cost.dtype == "float64" and all(p.dtype == "float64" for p in fast.params)
     ops = {type(node.op) for node in theano.gof.graph.io_toposort(
         [fast.x, fast.mask], [fast.cost] + fast.grads)}
-    assert {lstm_fast_op.LstmRecurrence, lstm_fast_op.LstmRecurrenceGrad} <= ops
+    assert {fast_op.LstmRecurrence, fast_op.LstmRecurrenceGrad} <= ops
     assert not any("Scan" in op.__name__ for op in ops)
 
 
 def test_training_graph_overwrites_the_gates_in_place(graphs):
     """The optimiser lets LstmRecurrenceGrad write dZ over G in the training function."""
-    import lstm_fast
-    import lstm_fast_op
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
     fast = graphs["fast"]
     with theano.change_flags(floatX="float64"):
-        f = lstm_fast.function([fast.x, fast.mask], fast.cost, updates=fast.updates)
+        f = fast_graph.function([fast.x, fast.mask], fast.cost, updates=fast.updates)
     ops = [node.op for node in f.maker.fgraph.toposort()
-           if isinstance(node.op, lstm_fast_op.LstmRecurrenceGrad)]
+           if isinstance(node.op, fast_op.LstmRecurrenceGrad)]
     assert len(ops) == 1 and ops[0].inplace and ops[0].destroy_map == {5: [8]}
 
 
 def test_same_initial_weights_for_a_seed(graphs):
-    import lstm_fast
+    from lstm_text import fast_graph
     faithful, fast = graphs["initial"]
-    for value, want in zip(fast, lstm_fast.fuse_params(faithful)):
+    for value, want in zip(fast, fast_graph.fuse_params(faithful)):
         numpy.testing.assert_array_equal(value, want)
 
 
@@ -123,9 +123,9 @@ def test_equal_cost(graphs, case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_equal_gradients(graphs, case):
-    import lstm_fast
+    from lstm_text import fast_graph
     result = graphs["results"][case]
-    for name, got, want in zip(NAMES, lstm_fast.unfuse_params(result["fast"][1:]),
+    for name, got, want in zip(NAMES, fast_graph.unfuse_params(result["fast"][1:]),
                                result["faithful"][1:]):
         _close(got, want, "gradient of %s (%s)" % (name, case))
 
@@ -149,13 +149,13 @@ def test_reference_cost_for_ragged_batch(graphs):
 
 @pytest.mark.parametrize("case", ["ragged", "batch size 1"])
 def test_update_model_is_one_sgd_step(graphs, case):
-    import lstm_fast
+    from lstm_text import fast_graph
     faithful, result = graphs["faithful"], graphs["results"][case]
     faithful.update_model(result["x"], result["mask"])
     after = [p.get_value() for p in faithful.params]
     for param, value in zip(faithful.params, graphs["weights"]):
         param.set_value(value)                      # leave the fixture as it was
-    for name, got, want in zip(NAMES, lstm_fast.unfuse_params(result["updated"]), after):
+    for name, got, want in zip(NAMES, fast_graph.unfuse_params(result["updated"]), after):
         _close(got, want, "updated %s (%s)" % (name, case))
 
 
@@ -189,12 +189,12 @@ def _op_inputs(rng, steps=5, batch=3, n_in=6, n=4):
 def test_verify_grad():
     """Finite differences of LstmRecurrence's H against its gradient (LstmRecurrenceGrad),
     for W, U, b, h0 and c0, in float64."""
-    import lstm_fast_op
+    from lstm_text import fast_op
     rng = numpy.random.RandomState(42)
     x, mask, values = _op_inputs(rng)
 
     def recurrence(W, U, b, h0, c0):
-        return lstm_fast_op.lstm_recurrence(x, mask, W, U, b, h0, c0)[0]
+        return fast_op.lstm_recurrence(x, mask, W, U, b, h0, c0)[0]
 
     with theano.change_flags(floatX="float64"):
         theano.gradient.verify_grad(recurrence, values, rng=rng, abs_tol=1e-7, rel_tol=1e-7)
@@ -203,22 +203,22 @@ def test_verify_grad():
 def test_c_code_matches_numpy_perform():
     """The C implementation (fast_run) and the Op's NumPy perform() (Python linker), forward
     and backward, with a non-zero initial state; and T.grad through the Op gives the same."""
-    import lstm_fast
-    import lstm_fast_op
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
     rng = numpy.random.RandomState(7)
     x, mask, values = _op_inputs(rng, steps=4, batch=3, n_in=5, n=3)
     with theano.change_flags(floatX="float64"):
         variables = [T.matrix(), T.matrix(), T.vector(), T.matrix(), T.matrix()]
         xv, mv = T.lmatrix(), T.matrix()
-        outs = lstm_fast_op.lstm_recurrence(xv, mv, *variables)
+        outs = fast_op.lstm_recurrence(xv, mv, *variables)
         dH = T.tensor3()
-        grads = lstm_fast_op.lstm_recurrence_grad(xv, mv, variables[0], variables[1],
+        grads = fast_op.lstm_recurrence_grad(xv, mv, variables[0], variables[1],
                                                   variables[3], variables[4], *outs, dH)
         projection = rng.randn(4, 3, 3)
         cost = T.sum(outs[0] * projection)
         tgrads = T.grad(cost, variables)
         inputs = [xv, mv] + variables + [dH]
-        c_fn = lstm_fast.function(inputs, list(outs) + list(grads) + tgrads,
+        c_fn = fast_graph.function(inputs, list(outs) + list(grads) + tgrads,
                                   on_unused_input="ignore")
         py_fn = theano.function(inputs, list(outs) + list(grads) + tgrads,
                                 mode=theano.Mode(linker="py", optimizer="fast_compile"),
@@ -235,15 +235,15 @@ def test_c_code_matches_numpy_perform():
 
 
 def test_bad_input_is_an_error():
-    import lstm_fast
-    import lstm_fast_op
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
     rng = numpy.random.RandomState(3)
     x, mask, values = _op_inputs(rng)
     with theano.change_flags(floatX="float64"):
         variables = [T.matrix(), T.matrix(), T.vector(), T.matrix(), T.matrix()]
         xv, mv = T.lmatrix(), T.matrix()
-        f = lstm_fast.function([xv, mv] + variables,
-                               lstm_fast_op.lstm_recurrence(xv, mv, *variables)[0])
+        f = fast_graph.function([xv, mv] + variables,
+                               fast_op.lstm_recurrence(xv, mv, *variables)[0])
     f(x, mask, *values)
     bad = x.copy()
     bad[2, 1] = 6                                   # n_in is 6
@@ -252,27 +252,27 @@ def test_bad_input_is_an_error():
     with pytest.raises(ValueError, match="inconsistent shapes"):
         f(x, mask[:, :2], *values)
     with pytest.raises(TypeError):
-        lstm_fast_op.lstm_recurrence(T.matrix(), mask, *variables)
+        fast_op.lstm_recurrence(T.matrix(), mask, *variables)
 
 
 def test_float32_is_close_to_float64():
     """The float32 C code (what training runs) against the float64 NumPy loops."""
-    import lstm_fast
-    import lstm_fast_op
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
     rng = numpy.random.RandomState(11)
     x, mask, values = _op_inputs(rng, steps=7, batch=3, n_in=6, n=8)
     dh = rng.randn(7, 3, 8)
     with theano.change_flags(floatX="float32"):
         variables = [T.fmatrix(), T.fmatrix(), T.fvector(), T.fmatrix(), T.fmatrix()]
         xv, mv, dHv = T.lmatrix(), T.fmatrix(), T.ftensor3()
-        outs = lstm_fast_op.lstm_recurrence(xv, mv, *variables)
-        grads = lstm_fast_op.lstm_recurrence_grad(xv, mv, variables[0], variables[1],
+        outs = fast_op.lstm_recurrence(xv, mv, *variables)
+        grads = fast_op.lstm_recurrence_grad(xv, mv, variables[0], variables[1],
                                                   variables[3], variables[4], *outs, dHv)
-        f = lstm_fast.function([xv, mv] + variables + [dHv], list(outs) + list(grads[:5]))
+        f = fast_graph.function([xv, mv] + variables + [dHv], list(outs) + list(grads[:5]))
     got = f(x, mask.astype("float32"), *[v.astype("float32") for v in values],
             dh.astype("float32"))
-    forward = lstm_fast_op.numpy_forward(x, mask, *values)
-    want = list(forward) + list(lstm_fast_op.numpy_backward(
+    forward = fast_op.numpy_forward(x, mask, *values)
+    want = list(forward) + list(fast_op.numpy_backward(
         x, mask, values[0], values[1], values[3], values[4], *forward, dh)[:5])
     for k, (a, b) in enumerate(zip(got, want)):
         assert a.dtype == numpy.float32
@@ -282,8 +282,8 @@ def test_float32_is_close_to_float64():
 
 def test_softmax_nll():
     """SoftmaxNll: C against its NumPy perform() and the definition, and verify_grad."""
-    import lstm_fast
-    import lstm_fast_op
+    from lstm_text import fast_graph
+    from lstm_text import fast_op
     rng = numpy.random.RandomState(9)
     R, K = 13, 7
     E, b = rng.randn(R, K) * 2, rng.randn(K)
@@ -292,8 +292,8 @@ def test_softmax_nll():
     weights[[2, 5, 6]] = 0                           # padding rows
     with theano.change_flags(floatX="float64"):
         Ev, bv, tv, wv = T.matrix(), T.vector(), T.lvector(), T.vector()
-        outs = lstm_fast_op.softmax_nll(Ev, bv, tv, wv)
-        c_fn = lstm_fast.function([Ev, bv, tv, wv], list(outs))
+        outs = fast_op.softmax_nll(Ev, bv, tv, wv)
+        c_fn = fast_graph.function([Ev, bv, tv, wv], list(outs))
         py_fn = theano.function([Ev, bv, tv, wv], list(outs),
                                 mode=theano.Mode(linker="py", optimizer="fast_compile"))
         got, want = c_fn(E, b, targets, weights), py_fn(E, b, targets, weights)
@@ -303,7 +303,7 @@ def test_softmax_nll():
         for k, (a, w) in enumerate(zip(got, want)):
             _close(a, w, "output %d" % k)
         theano.gradient.verify_grad(
-            lambda E_, b_: lstm_fast_op.softmax_nll(E_, b_, targets, weights)[0], [E, b],
+            lambda E_, b_: fast_op.softmax_nll(E_, b_, targets, weights)[0], [E, b],
             rng=rng, abs_tol=1e-6, rel_tol=1e-6)
         with pytest.raises(IndexError, match="outside"):
             c_fn(E, b, targets + K, weights)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-import lstm_model  # notebooks/ is on sys.path (conftest.py)
+from lstm_text import notebook_model  # notebooks/ is on sys.path (conftest.py)
 import lstm_text_data
 import theano
 
@@ -42,15 +42,15 @@ def run_notebook_model(float_x):
     """The original's protocol on the notebook's model: what the fixture records."""
     corpus = golden_corpus()
     with theano.change_flags(floatX=float_x):
-        g = lstm_model.build_graph(len(corpus.dictionary), SETTINGS["n_h"],
+        g = notebook_model.build_graph(len(corpus.dictionary), SETTINGS["n_h"],
                                    batch_size=SETTINGS["batch_size"],
                                    learning_rate=SETTINGS["learning_rate"],
                                    seed=SETTINGS["rng_seed"], max_grad_norm=0)
-        streams = lstm_model.build_streams(corpus, SETTINGS["batch_size"])
+        streams = notebook_model.build_streams(corpus, SETTINGS["batch_size"])
         result = {"norms_before": norms(g.params)}
         x_first, mask_first = next(streams.train_stream.get_epoch_iterator())
         result["initial_cost"] = float(g.evaluate_model(x_first.T, mask_first.T))
-        result["valid_ce_before"] = lstm_model.validate(g.evaluate_model, streams.val_stream,
+        result["valid_ce_before"] = notebook_model.validate(g.evaluate_model, streams.val_stream,
                                                         SETTINGS["batch_size"])[0]
         costs = []
         while len(costs) < SETTINGS["steps"]:      # the original's loop: epoch after epoch
@@ -59,12 +59,12 @@ def run_notebook_model(float_x):
                 if len(costs) == SETTINGS["steps"]:
                     break
         result["costs"] = costs
-        result["valid_ce"] = lstm_model.validate(g.evaluate_model, streams.val_stream,
+        result["valid_ce"] = notebook_model.validate(g.evaluate_model, streams.val_stream,
                                                  SETTINGS["batch_size"])[0]
         result["norms_after"] = norms(g.params)
         sample = FIXTURE[float_x]["sample"]
         numpy.random.seed(sample["numpy_seed"])    # the original's speak uses numpy.random
-        result["sample"] = lstm_model.speak(g.single_step, prefix=sample["prefix"],
+        result["sample"] = notebook_model.speak(g.single_step, prefix=sample["prefix"],
                                             n_steps=sample["n_steps"],
                                             dictionary=corpus.dictionary, n_h=SETTINGS["n_h"])
     return result

@@ -19,12 +19,11 @@ import pytest
 
 from local_http import clear_proxies, serve
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-if str(NOTEBOOKS) not in sys.path:
-    sys.path.insert(0, str(NOTEBOOKS))
+import lstm_text_data as ltd
+from lstm_text import corpus as corpora, files
+from lstm_text_data import DataError
 
-import lstm_text_data as ltd  # noqa: E402
-from lstm_text_data import DataError  # noqa: E402
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 FAST = {"timeout": 5, "retries": 2, "backoff": 0}
 
@@ -94,7 +93,7 @@ GZ = gzip.compress(TEXT)
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
     target = write(tmp_path / "f.bin", b"old")
-    ltd.atomic_write_bytes(target, b"new contents")
+    files.atomic_write_bytes(target, b"new contents")
     assert target.read_bytes() == b"new contents"
     assert names(tmp_path) == ["f.bin"]
 
@@ -102,7 +101,7 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
 def test_atomic_open_error_keeps_old_file_and_removes_temp(tmp_path):
     target = write(tmp_path / "f.bin", b"old")
     with pytest.raises(RuntimeError):
-        with ltd.atomic_open(target) as handle:
+        with files.atomic_open(target) as handle:
             handle.write(b"half")
             raise RuntimeError("interrupted")
     assert target.read_bytes() == b"old"
@@ -323,60 +322,60 @@ def test_load_dictionary_wrong_contents(tmp_path, obj, problem):
 
 def test_check_text_file_accepts_and_reports(tmp_path):
     path = write(tmp_path / "t.txt", "One.\n\nTwo words.\r\n   \n")
-    report = ltd.check_text_file(path)
+    report = corpora.check_text_file(path)
     assert (report.lines, report.blank_lines, report.longest_line) == (4, 2, 10)
     assert report.unknown_chars == Counter()
 
 
 def test_check_missing_file(tmp_path):
     with pytest.raises(DataError, match="missing.txt: file not found"):
-        ltd.check_text_file(tmp_path / "missing.txt")
+        corpora.check_text_file(tmp_path / "missing.txt")
 
 
 def test_check_directory(tmp_path):
     with pytest.raises(DataError, match="is a directory"):
-        ltd.check_text_file(tmp_path)
+        corpora.check_text_file(tmp_path)
 
 
 def test_check_empty_file(tmp_path):
     with pytest.raises(DataError, match="empty.txt: file is empty"):
-        ltd.check_text_file(write(tmp_path / "empty.txt", b""))
+        corpora.check_text_file(write(tmp_path / "empty.txt", b""))
 
 
 def test_check_only_blank_lines(tmp_path):
     with pytest.raises(DataError, match="only blank lines"):
-        ltd.check_text_file(write(tmp_path / "blank.txt", b"\n  \n\r\n"))
+        corpora.check_text_file(write(tmp_path / "blank.txt", b"\n  \n\r\n"))
 
 
 def test_check_not_utf8_names_line_and_offset(tmp_path):
     path = write(tmp_path / "t.txt", b"good line\nbad \xe9 byte\n")
     with pytest.raises(DataError) as err:
-        ltd.check_text_file(path)
+        corpora.check_text_file(path)
     message = str(err.value)
     assert f"{path} line 2" in message and "0xe9" in message
     assert "byte 4 of the line (14 of the file)" in message
     assert "encoding='latin-1'" in message
-    assert ltd.check_text_file(path, encoding="latin-1").lines == 2
+    assert corpora.check_text_file(path, encoding="latin-1").lines == 2
 
 
 def test_check_line_too_long(tmp_path):
     path = write(tmp_path / "t.txt", "short\n" + "x" * 30 + "\n")
     with pytest.raises(DataError, match=r"t.txt line 2: 30 characters.*max_line_chars=20"):
-        ltd.check_text_file(path, max_line_chars=20)
-    assert ltd.check_text_file(path, max_line_chars=30).longest_line == 30
+        corpora.check_text_file(path, max_line_chars=20)
+    assert corpora.check_text_file(path, max_line_chars=30).longest_line == 30
 
 
 def test_check_unknown_characters_warns_with_counts(tmp_path):
     path = write(tmp_path / "t.txt", "ABC\nxyz!!\n")
     dictionary = {"a": 0, "b": 1, "c": 2, "~": 3}
     with pytest.warns(UserWarning, match=r"5 characters \(4 distinct\).*'!' \(2\)"):
-        report = ltd.check_text_file(path, dictionary=dictionary)
+        report = corpora.check_text_file(path, dictionary=dictionary)
     assert report.unknown_chars == Counter({"!": 2, "x": 1, "y": 1, "z": 1})
 
 
 def test_check_unknown_encoding(tmp_path):
     with pytest.raises(DataError, match="unknown text encoding"):
-        ltd.check_text_file(write(tmp_path / "t.txt", "a\n"), encoding="no-such-codec")
+        corpora.check_text_file(write(tmp_path / "t.txt", "a\n"), encoding="no-such-codec")
 
 
 # ---------------------------------------------------------------- load_corpus
@@ -388,7 +387,7 @@ def test_user_files_blank_lines_dropped_in_copy_and_originals_untouched(tmp_path
     before = train.read_bytes(), valid.read_bytes(), test.read_bytes()
     with pytest.warns(UserWarning, match=r"train.txt: the prepared copy .* leaves out 2 blank "
                       r"lines \(Fuel would read them as empty sentences\)\.$"):
-        corpus = ltd.load_corpus(train=train, valid=valid, test=test,
+        corpus = corpora.load_corpus(train=train, valid=valid, test=test,
                                  work_dir=tmp_path / "work")
     assert (train.read_bytes(), valid.read_bytes(), test.read_bytes()) == before
     assert corpus.source == "files"
@@ -408,7 +407,7 @@ def test_user_files_one_character_lines_dropped_in_copy(tmp_path):
     before = train.read_bytes()
     with pytest.warns(UserWarning, match=r"train.txt: the prepared copy .* leaves out 1 blank "
                       r"lines .* and 3 one-character lines \(nothing to predict\)\.$"):
-        corpus = ltd.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
+        corpus = corpora.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
     assert train.read_bytes() == before
     assert Path(corpus.train_file).read_bytes() == b"An apple.\nok\n"
     # the dictionary is built from the copy: no characters that only dropped lines had
@@ -419,14 +418,14 @@ def test_check_no_line_long_enough_to_predict(tmp_path):
     path = write(tmp_path / "letters.txt", b"a\n\nb\n c \n")
     with pytest.raises(DataError, match=r"letters.txt: no line has two characters or more "
                        r"\(3 one-character lines, 1 blank\)"):
-        ltd.check_text_file(path)
+        corpora.check_text_file(path)
 
 
 def test_user_files_with_given_dictionary_and_latin1(tmp_path):
     train = write(tmp_path / "train.txt", "Déjà vu\n".encode("latin-1"))
     valid = write(tmp_path / "valid.txt", b"vu\n")
     with pytest.warns(UserWarning, match="not in the dictionary"):
-        corpus = ltd.load_corpus(train=train, valid=valid, encoding="latin-1",
+        corpus = corpora.load_corpus(train=train, valid=valid, encoding="latin-1",
                                  dictionary={"v": 0, "u": 1}, work_dir=tmp_path / "w")
     assert corpus.dictionary == {"v": 0, "u": 1, "~": 2}
     assert Path(corpus.train_file).read_text(encoding="utf-8") == "Déjà vu\n"
@@ -435,14 +434,14 @@ def test_user_files_with_given_dictionary_and_latin1(tmp_path):
 def test_user_files_bad_input_named(tmp_path):
     valid = write(tmp_path / "valid.txt", "ok\n")
     with pytest.raises(DataError, match="nope.txt: file not found"):
-        ltd.load_corpus(train=tmp_path / "nope.txt", valid=valid, work_dir=tmp_path / "w")
+        corpora.load_corpus(train=tmp_path / "nope.txt", valid=valid, work_dir=tmp_path / "w")
     with pytest.raises(DataError, match="needs both"):
-        ltd.load_corpus("files", train=valid, work_dir=tmp_path / "w")
+        corpora.load_corpus("files", train=valid, work_dir=tmp_path / "w")
 
 
 def test_unknown_source(tmp_path):
     with pytest.raises(DataError, match="unknown source 'shakespeare'"):
-        ltd.load_corpus("shakespeare", work_dir=tmp_path)
+        corpora.load_corpus("shakespeare", work_dir=tmp_path)
 
 
 def make_bundle(folder, texts):
@@ -465,7 +464,7 @@ BUNDLE = {"train": "Emma Woodhouse.\nHandsome, clever!\n", "valid": "Woe.\n",
 
 def test_austen_source_unpacks_once_and_builds_dictionary(tmp_path, monkeypatch):
     data = make_bundle(tmp_path / "data", BUNDLE)
-    corpus = ltd.load_corpus(data_dir=data, work_dir=tmp_path / "work")
+    corpus = corpora.load_corpus(data_dir=data, work_dir=tmp_path / "work")
     folder = tmp_path / "work" / "austen"
     assert corpus.train_file == str(folder / "austen_train.txt")
     assert Path(corpus.test_file).read_text() == BUNDLE["test"]
@@ -477,16 +476,16 @@ def test_austen_source_unpacks_once_and_builds_dictionary(tmp_path, monkeypatch)
     def must_not_run(*args, **kwargs):
         raise AssertionError("the cached text should have been used")
 
-    monkeypatch.setattr(ltd, "gunzip_file", must_not_run)
-    assert ltd.load_corpus(data_dir=data, work_dir=tmp_path / "work") == corpus
+    monkeypatch.setattr(corpora, "gunzip_file", must_not_run)
+    assert corpora.load_corpus(data_dir=data, work_dir=tmp_path / "work") == corpus
 
 
 def test_austen_source_redoes_a_modified_cached_text(tmp_path):
     data = make_bundle(tmp_path / "data", BUNDLE)
-    ltd.load_corpus(data_dir=data, work_dir=tmp_path / "work")
+    corpora.load_corpus(data_dir=data, work_dir=tmp_path / "work")
     cached = tmp_path / "work" / "austen" / "austen_valid.txt"
     cached.write_text("tampered\n")
-    ltd.load_corpus(data_dir=data, work_dir=tmp_path / "work")
+    corpora.load_corpus(data_dir=data, work_dir=tmp_path / "work")
     assert cached.read_text() == BUNDLE["valid"]
 
 
@@ -495,7 +494,7 @@ def test_austen_source_corrupt_bundle_is_named(tmp_path):
     archive = data / "austen_valid.txt.gz"
     write(archive, archive.read_bytes()[:-4])
     with pytest.raises(DataError, match="austen_valid.txt.gz is corrupt"):
-        ltd.load_corpus(data_dir=data, work_dir=tmp_path / "work")
+        corpora.load_corpus(data_dir=data, work_dir=tmp_path / "work")
 
 
 def test_original_source_from_a_local_server(server, tmp_path, monkeypatch):
@@ -508,12 +507,12 @@ def test_original_source_from_a_local_server(server, tmp_path, monkeypatch):
         name = ltd.ORIGINAL_SOURCE[key].rsplit("/", 1)[1]
         monkeypatch.setitem(ltd.ORIGINAL_SOURCE, key, f"{server.url}/{name}")
     with pytest.warns(UserWarning, match=r"1 characters \(1 distinct\).*'\\x80'"):
-        corpus = ltd.load_corpus("original", work_dir=tmp_path)
+        corpus = corpora.load_corpus("original", work_dir=tmp_path)
     assert corpus.dictionary == {" ": 0, "a": 1, "b": 2, "Ã": 3, "~": 4}
     assert (corpus.encoding, corpus.preprocess) == ("latin-1", ltd.ascii_lower)
     assert Path(corpus.train_file).read_bytes() == "AB ba\nÀ\n".encode("utf-8")
     with pytest.warns(UserWarning):
-        ltd.load_corpus("original", work_dir=tmp_path)  # cached: no new request
+        corpora.load_corpus("original", work_dir=tmp_path)  # cached: no new request
     assert len(server.hits) == 3
 
 
@@ -523,7 +522,7 @@ def test_original_source_offline_says_what_to_do(dead_url, tmp_path, monkeypatch
     with pytest.raises(DataError, match=r"cannot download .*Once online, run "
                        r"`LSTM_CORPUS=original make run` again, or download .* another way "
                        r"and put them into .*original") as err:
-        ltd.load_corpus("original", work_dir=tmp_path)
+        corpora.load_corpus("original", work_dir=tmp_path)
     assert "load_corpus" not in str(err.value)  # a command to run, not a Python call
 
 
@@ -535,14 +534,14 @@ def _fast(function):
 
 @pytest.fixture
 def bundled():
-    if not (ltd.DATA_DIR / "SHA256SUMS").is_file():
+    if not (corpora.DATA_DIR / "SHA256SUMS").is_file():
         pytest.skip("the bundled corpus is not in data/ yet")
-    return ltd.DATA_DIR
+    return corpora.DATA_DIR
 
 
 def test_tiny_source_from_the_repository(bundled, tmp_path):
     with pytest.warns(UserWarning, match="tiny_valid.txt"):  # digits unseen in tiny_train
-        corpus = ltd.load_corpus("tiny", work_dir=tmp_path)
+        corpus = corpora.load_corpus("tiny", work_dir=tmp_path)
     assert corpus.train_file == str(bundled / "tiny_train.txt")
     assert corpus.dictionary == ltd.build_dictionary([corpus.train_file])
     assert corpus.dictionary["~"] == len(corpus.dictionary) - 1
@@ -550,15 +549,15 @@ def test_tiny_source_from_the_repository(bundled, tmp_path):
 
 
 def test_austen_source_from_the_repository(bundled, tmp_path):
-    corpus = ltd.load_corpus(work_dir=tmp_path)
+    corpus = corpora.load_corpus(work_dir=tmp_path)
     for path in (corpus.train_file, corpus.valid_file, corpus.test_file):
-        assert ltd.check_text_file(path).blank_lines == 0
+        assert corpora.check_text_file(path).blank_lines == 0
     assert corpus.dictionary["~"] == len(corpus.dictionary) - 1
 
 
 def test_paths_and_no_heavy_imports():
-    assert (ltd.REPO_ROOT / "notebooks" / "lstm_text_data.py").is_file()
-    assert ltd.DATA_DIR == ltd.REPO_ROOT / "data"
-    code = ("import sys, lstm_text_data; "
+    assert (corpora.REPO_ROOT / "notebooks" / "lstm_text_data.py").is_file()
+    assert corpora.DATA_DIR == corpora.REPO_ROOT / "data"
+    code = ("import sys, lstm_text_data, lstm_text.corpus; "
             "assert not {'theano', 'fuel'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], cwd=NOTEBOOKS, check=True)

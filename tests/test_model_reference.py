@@ -1,7 +1,7 @@
 """The notebook's model against a plain NumPy reference (tests/reference_lstm.py).
 
 The model is the one defined in notebooks/lstm_text.ipynb (cells tagged `model` and `graph`),
-imported through notebooks/lstm_model.py. Checked here, on tiny sizes and random weights:
+imported through notebooks/notebook_model.py. Checked here, on tiny sizes and random weights:
 
 - the cost of the compiled graph (float64) equals the reference's to 1e-10;
 - Theano's gradients equal central finite differences of the reference cost, and one call
@@ -23,8 +23,9 @@ import numpy
 import pytest
 import scipy.stats
 
-import lstm_model  # notebooks/ is on sys.path (conftest.py)
+from lstm_text import notebook_model  # the notebook's model cells (before theano: flags)
 import lstm_text_data
+from lstm_text import corpus as corpora
 import theano
 from fuel.datasets import TextFile
 from fuel.schemes import ConstantScheme
@@ -51,7 +52,7 @@ def dictionary():
 
 
 class Model:
-    """A graph from lstm_model.build_graph, plus (optionally) one more compiled function,
+    """A graph from notebook_model.build_graph, plus (optionally) one more compiled function,
     `probe`, for the cost, the gradients, the LSTM's states and the softmax outputs."""
 
     def __init__(self, dictionary, float_x, with_probe=True):
@@ -59,7 +60,7 @@ class Model:
         self.n_in = len(dictionary)
         self.float_x = float_x
         with theano.change_flags(floatX=float_x):
-            self.g = lstm_model.build_graph(self.n_in, N_H, batch_size=BATCH_SIZE,
+            self.g = notebook_model.build_graph(self.n_in, N_H, batch_size=BATCH_SIZE,
                                             learning_rate=LEARNING_RATE, seed=12345)
             self.names = [p.name for p in self.g.params]
             if not with_probe:
@@ -98,7 +99,7 @@ class Model:
         return self.get_params()   # as stored: float32 in a float32 graph
 
     def speak(self, rng, **kwargs):
-        return lstm_model.speak(self.g.single_step, rng=rng, dictionary=self.dictionary,
+        return notebook_model.speak(self.g.single_step, rng=rng, dictionary=self.dictionary,
                                 n_h=N_H, **kwargs)
 
 
@@ -494,7 +495,7 @@ def test_sample_character_draws_from_tempered_distribution(temperature):
     rng = numpy.random.RandomState(2024)
     n = 10000
     with numpy.errstate(all="raise"):
-        draws = [lstm_model.sample_character(PROBABILITIES, rng, temperature)
+        draws = [notebook_model.sample_character(PROBABILITIES, rng, temperature)
                  for _ in range(n)]
     counts = numpy.bincount(draws, minlength=len(PROBABILITIES))
     assert counts[PROBABILITIES == 0].sum() == 0
@@ -513,7 +514,7 @@ def test_sample_character_never_draws_zero_probabilities(temperature):
     p[[3, 17, 29]] = [0.2, 0.5, 0.3]
     rng = numpy.random.RandomState(5)
     with numpy.errstate(all="raise"):
-        draws = {lstm_model.sample_character(p, rng, temperature) for _ in range(2000)}
+        draws = {notebook_model.sample_character(p, rng, temperature) for _ in range(2000)}
     assert draws <= {3, 17, 29}
     if temperature == 0:
         assert draws == {17}
@@ -527,7 +528,7 @@ def test_sample_character_with_tiny_probabilities_gives_no_nan():
     p = numpy.array([0.6, 0.0, 1e-30, 0.4 - 1e-30], dtype="float64")
     rng = numpy.random.RandomState(6)
     with numpy.errstate(divide="raise", invalid="raise", over="raise"):
-        draws = [lstm_model.sample_character(p, rng, 0.01) for _ in range(500)]
+        draws = [notebook_model.sample_character(p, rng, 0.01) for _ in range(500)]
     assert set(draws) <= {0, 3}
     assert draws.count(0) > 450       # 0.6^100 : 0.4^100
 
@@ -557,7 +558,7 @@ def test_speak_called_as_the_original_draws_from_numpys_global_generator(model):
     numpy.random; seeding it gives the text that the same seed in a RandomState gives."""
     model.randomize(121)
     numpy.random.seed(77)
-    with_global = lstm_model.speak(model.g.single_step, prefix="the meaning of life is ",
+    with_global = notebook_model.speak(model.g.single_step, prefix="the meaning of life is ",
                                    n_steps=50, dictionary=model.dictionary, n_h=N_H)
     with_rng = model.speak(numpy.random.RandomState(77), prefix="the meaning of life is ",
                            n_steps=50)
@@ -598,7 +599,7 @@ def test_fuel_batches_hold_every_character_once_in_order(dictionary, path, batch
 def test_validate_matches_reference(model, dictionary):
     params = model.randomize(117)
     stream = fuel_stream(TINY_VALID, dictionary, BATCH_SIZE)
-    ce_per_sentence, bpc = lstm_model.validate(model.g.evaluate_model, stream, BATCH_SIZE)
+    ce_per_sentence, bpc = notebook_model.validate(model.g.evaluate_model, stream, BATCH_SIZE)
 
     # the reference on the same batches; the original's "CE per sentence" is the mean of
     # the minibatches' costs, each divided by batch_size (the short last one too)
@@ -673,20 +674,20 @@ def test_prepared_copies_never_give_a_batch_of_one_time_step(model, dictionary, 
     costs = [model.g.evaluate_model(x_.T, mask_.T) for x_, mask_ in batches]
     assert costs[0] == 0.0
     assert costs[1] * BATCH_SIZE == pytest.approx(expected, rel=1e-10)
-    _, raw_bpc = lstm_model.validate(
+    _, raw_bpc = notebook_model.validate(
         model.g.evaluate_model, fuel_stream(train, dictionary, BATCH_SIZE), BATCH_SIZE)
     assert raw_bpc == pytest.approx(expected_bpc, rel=1e-10)
 
     # the prepared copy: the one-character lines left out, the rest kept in order
     with pytest.warns(UserWarning, match="5 one-character lines"):
-        corpus = lstm_text_data.load_corpus(train=train, valid=train, dictionary=dictionary,
+        corpus = corpora.load_corpus(train=train, valid=train, dictionary=dictionary,
                                             work_dir=tmp_path / "work")
     assert read_sentences(corpus.train_file) == [s.lower().strip() for s in kept]
     prepared = list(fuel_stream(corpus.train_file, dictionary, BATCH_SIZE).get_epoch_iterator())
     assert [x_.shape for x_, _ in prepared] == [(3, len("the cat sat."))]
     assert model.g.evaluate_model(prepared[0][0].T, prepared[0][1].T) * BATCH_SIZE == \
         pytest.approx(expected, rel=1e-10)
-    _, bpc = lstm_model.validate(
+    _, bpc = notebook_model.validate(
         model.g.evaluate_model, fuel_stream(corpus.train_file, dictionary, BATCH_SIZE),
         BATCH_SIZE)
     assert bpc == pytest.approx(expected_bpc, rel=1e-10)

@@ -79,13 +79,13 @@ def test_committed_run_trained_and_the_text_improved(notebook):
 
 
 def test_model_cells_are_tagged_and_importable():
-    import lstm_model
+    from lstm_text import notebook_model
     for name in ("gauss_weight", "index_dot", "LstmLayer", "LogisticRegression",
                  "sequence_categorical_crossentropy", "speak", "sample_character", "validate"):
-        assert hasattr(lstm_model, name), name
+        assert hasattr(notebook_model, name), name
     # The module runs the notebook's cells: its functions' code comes from the notebook.
-    assert lstm_model.LstmLayer._step.__code__.co_filename.startswith("lstm_text.ipynb[model")
-    assert len(lstm_model.tagged_sources("graph")) == 3   # the original's cells 5, 6 and 7
+    assert notebook_model.LstmLayer._step.__code__.co_filename.startswith("lstm_text.ipynb[model")
+    assert len(notebook_model.tagged_sources("graph")) == 3   # the original's cells 5, 6 and 7
 
 
 def test_experiments_committed_run_compared_every_configuration(experiments):

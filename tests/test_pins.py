@@ -79,7 +79,7 @@ def test_installed_packages_match_the_lock():
 def test_fuel_is_the_patched_build():
     """Fuel came from tools/install_fuel.py: its version, its marker and every patched line."""
     import importlib.util
-    import lstm_text_env  # noqa: F401  (Fuel imports Theano: the project's flags first)
+    from lstm_text import environment  # noqa: F401  (Fuel imports Theano: the project's flags first)
     import fuel
     spec = importlib.util.spec_from_file_location("install_fuel", REPO / "tools/install_fuel.py")
     install_fuel = importlib.util.module_from_spec(spec)

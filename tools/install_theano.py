@@ -15,7 +15,7 @@ module compiled from the unpatched code is reused from a compile cache.
 
 We do not vendor Theano: we download the released sdist, check its sha256, apply the
 replacements in PATCH (each old text must occur exactly once, or we stop), write a marker
-module (theano/_lstm_text_patch.py, checked by notebooks/lstm_text_env.py), build a wheel
+module (theano/_lstm_text_patch.py, checked by notebooks/environment.py), build a wheel
 and install it. The wheel is installed from a local folder by name and version (not by
 path), so `pip freeze` and constraints.txt still read `Theano==1.0.5`. Its dependencies
 (numpy, scipy, six) come from requirements.txt, installed before this script runs.

@@ -33,8 +33,6 @@ import sys
 import tarfile
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rdata_reader import LazyLoadDB  # noqa: E402
 
 PACKAGE = "r-cran-janeaustenr"
 EXPECTED_VERSION = "1.0.0-1"
@@ -121,6 +119,10 @@ def deb_version(deb_bytes):
 
 def load_novels(deb_bytes):
     """Dict novel name -> list of text lines, read from the .deb."""
+    # Beside this script, on sys.path when it runs; imported here so that tests can load
+    # the sentence-splitting functions alone (tests/test_corpus.py).
+    from rdata_reader import LazyLoadDB
+
     data = open_tar_member(deb_bytes, "data.tar")
     db = LazyLoadDB(tar_read(data, RDATA_PATH + ".rdx"),
                     tar_read(data, RDATA_PATH + ".rdb"))

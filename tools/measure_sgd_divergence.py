@@ -1,6 +1,6 @@
 """Does the original's plain SGD (learning rate 0.1, no clipping) diverge on the bundled corpus?
 
-Trains the notebook's own model (lstm_model.build_graph: the cells of lstm_text.ipynb) with the
+Trains the notebook's own model (notebook_model.build_graph: the cells of lstm_text.ipynb) with the
 original's settings on the bundled Austen corpus, in the notebook's float32, and prints the cost,
 the gradients' norm and the weights' norm as it goes, and the validation bits per character every
 `--report-every` minibatches. Stops at the first non-finite cost. Writes a JSON record.
@@ -14,13 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notebooks"))
-import lstm_text_env  # noqa: E402,F401  (Theano and Fuel flags first)
+from lstm_text import environment  # noqa: E402,F401  (Theano and Fuel flags first)
 import numpy  # noqa: E402
 import theano  # noqa: E402
 import theano.tensor as T  # noqa: E402
 
-import lstm_model  # noqa: E402
+from lstm_text import notebook_model  # noqa: E402
 import lstm_text_data  # noqa: E402
 
 
@@ -34,12 +33,12 @@ def main(argv=None):
 
     corpus = lstm_text_data.load_corpus("austen")
     n_in = len(corpus.dictionary)
-    g = lstm_model.build_graph(n_in, 50, batch_size=100, learning_rate=0.1, seed=12345,
+    g = notebook_model.build_graph(n_in, 50, batch_size=100, learning_rate=0.1, seed=12345,
                                max_grad_norm=args.max_grad_norm)
     raw_grads = T.grad(g.cost, g.params)
     grad_norm = T.sqrt(sum(T.sum(grad ** 2) for grad in raw_grads))
     step = theano.function([g.x, g.mask], [g.cost, grad_norm], updates=g.updates)
-    streams = lstm_model.build_streams(corpus, 100)
+    streams = notebook_model.build_streams(corpus, 100)
 
     record = dict(max_grad_norm=args.max_grad_norm, epochs=args.epochs, steps=[], valid=[])
     iteration, started = 0, time.perf_counter()
@@ -55,7 +54,7 @@ def main(argv=None):
                 record["diverged_at"] = iteration
                 break
             if iteration % args.report_every == 0:
-                ce, bpc = lstm_model.validate(g.evaluate_model, streams.val_stream, 100)
+                ce, bpc = notebook_model.validate(g.evaluate_model, streams.val_stream, 100)
                 record["valid"].append([iteration, ce, bpc])
                 print("epoch %d minibatch %4d: cost %8.2f, gradient norm %9.2f, weights %8.2f, "
                       "validation %.3f bpc (%.0f s)" % (epoch, iteration, cost, norm, weights,
@@ -64,7 +63,7 @@ def main(argv=None):
         if "diverged_at" in record:
             break
     if "diverged_at" not in record:
-        ce, bpc = lstm_model.validate(g.evaluate_model, streams.val_stream, 100)
+        ce, bpc = notebook_model.validate(g.evaluate_model, streams.val_stream, 100)
         record["valid"].append([iteration, ce, bpc])
         print("no divergence in %d minibatches; final validation %.3f bpc" % (iteration, bpc))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -193,6 +193,7 @@ def main(argv=None):
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LSTM_OUTPUT_DIR", str(out / source.stem))
+    os.environ["LSTM_TEXT_HEADLESS"] = "1"  # no browser shows a widget: text progress bars
     outputs = os.environ["LSTM_OUTPUT_DIR"]
     executed_path = out / source.name
     notebook = nbformat.read(source, as_version=4)

@@ -48,7 +48,7 @@ import types
 
 import numpy
 
-import lstm_text_env  # noqa: F401  (Theano and Fuel flags first)
+from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
 import theano
 import theano.tensor as T
 from theano import config
@@ -390,7 +390,7 @@ class FastLstm:
     """Fused-gate LSTM layer: scan(Gemm + LstmCellForward), hand-written backward pass."""
 
     def __init__(self, rng, n_in, n_h):
-        from lstm_model import gauss_weight  # the notebook's initialiser
+        from lstm_text.notebook_model import gauss_weight  # the notebook's initialiser
         self.n_in, self.n_h = n_in, n_h
         # Drawn in the notebook's order, so a seed gives the notebook's initial weights.
         w = [gauss_weight(rng, n_in, n_h) for _ in GATES]
@@ -457,7 +457,7 @@ class FastLogReg:
     """The notebook's LogisticRegression (same W, b) on a 2-D (time*batch, n_h) input."""
 
     def __init__(self, rng, n_h, n_out):
-        from lstm_model import gauss_weight  # drawn after the LSTM's weights, as the notebook
+        from lstm_text.notebook_model import gauss_weight  # drawn after the LSTM's weights, as the notebook
         self.W = theano.shared(gauss_weight(rng, n_h, n_out), "W", borrow=True)
         self.b = theano.shared(numpy.zeros((n_out,), dtype=config.floatX), "b", borrow=True)
         self.params = [self.W, self.b]
@@ -471,7 +471,7 @@ ALL_FUNCTIONS = ("update_model", "evaluate_model", "single_step")
 
 def build_fast_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_out=None,
                      max_grad_norm=0, functions=ALL_FUNCTIONS):
-    """The optimised graph; returns a namespace like lstm_model.build_graph's.
+    """The optimised graph; returns a namespace like notebook_model.build_graph's.
 
     params are [W_out, b_out, W, U, b] (see fuse_params) with the notebook's initial values
     for the same seed; grads are the matching gradient expressions; update_model(x, mask)

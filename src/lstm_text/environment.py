@@ -23,21 +23,15 @@ Environment variables (all optional):
   LSTM_TEXT_COMPILEDIR    Theano's base_compiledir (default: <repo>/.cache/theano)
   THEANO_FLAGS            appended after ours, so it can override them (e.g. profile=True)
 
-It also holds `parameter()`, which the notebooks' parameters cells use to read their
-LSTM_<NAME> variables: each value is converted and range-checked there, before anything is
-compiled, and a bad one is a one-line ParameterError naming the variable, the value and
-what is allowed.
+The notebooks' LSTM_<NAME> parameters are read by lstm_text.parameters.
 """
-import difflib
-import math
+import logging
 import os
-import shlex
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # src/lstm_text/ in the repository
 FLOATX = "float32"
 # Python 3.11, 3.12 and 3.13. numpy 1.23 on 3.11, as the project was revived; 1.26 (the last
 # 1.x, which tools/install_theano.py and install_fuel.py patch Theano and Fuel for) on 3.12+.
@@ -84,6 +78,16 @@ def _disable_cython_scan():
     sys.modules.setdefault(SCAN_EXT, None)
 
 
+def _quiet_blas_fallback_warning():
+    """Drop Theano's one warning that it uses its NumPy C-API BLAS, logged at import.
+
+    In Jupyter it shows as an unexplained pink block in the first cell; summary() reports
+    the same fact as blas.ldflags "(none: NumPy C-API fallback)". Other warnings still show.
+    """
+    logging.getLogger("theano.tensor.blas").addFilter(
+        lambda record: "NumPy C-API based implementation" not in record.getMessage())
+
+
 def _check_version(name, module):
     version = getattr(module, "__version__", "?")
     if not version.startswith(EXPECTED[name]):
@@ -109,6 +113,7 @@ def configure():
         os.environ["THEANORC"] = os.devnull
         os.environ["FUEL_CONFIG"] = os.devnull
     _disable_cython_scan()
+    _quiet_blas_fallback_warning()
     try:
         import theano
     except Exception as error:  # Theano raises a bare Exception for several set-up problems
@@ -124,8 +129,9 @@ def configure():
             "`python tools/install_theano.py` inside the environment." % error) from error
     if imported_first and theano.config.floatX != FLOATX:
         raise EnvironmentProblem(
-            "Theano was imported before lstm_text_env, with floatX=%s instead of %s. "
-            "Restart the kernel and run `import lstm_text_env` before `import theano`."
+            "Theano was imported before lstm_text.environment, with floatX=%s instead of %s. "
+            "Restart the kernel and run `from lstm_text import environment` before "
+            "`import theano`."
             % (theano.config.floatX, FLOATX))
     # Fuel reads its floatX once, at import: make it Theano's before that happens.
     os.environ["FUEL_FLOATX"] = theano.config.floatX
@@ -139,7 +145,7 @@ def configure():
     _check_version("fuel", fuel)
     if fuel.config.floatX != theano.config.floatX:
         raise EnvironmentProblem(
-            "Fuel's floatX is %s but Theano's is %s; import lstm_text_env before fuel."
+            "Fuel's floatX is %s but Theano's is %s; import lstm_text.environment before fuel."
             % (fuel.config.floatX, theano.config.floatX))
     return summary()
 
@@ -159,100 +165,6 @@ def summary():
         "scan": "python loop" if sys.modules.get(SCAN_EXT, None) is None else "cython",
         "compiledir": theano.config.compiledir,
     }
-
-
-# ---------------------------------------------------------------- notebook parameters
-
-# Every LSTM_* variable the project reads (both notebooks, this module, tools/run_notebook.py),
-# so that a misspelt one (LSTM_EPOCH=10) is reported instead of silently ignored.
-KNOWN_VARIABLES = {
-    "LSTM_TEXT_BLAS", "LSTM_TEXT_COMPILEDIR",
-    "LSTM_EPOCHS", "LSTM_REPORT_EVERY", "LSTM_MAX_MINIBATCHES", "LSTM_N_H",
-    "LSTM_BATCH_SIZE", "LSTM_LEARNING_RATE", "LSTM_MAX_GRAD_NORM", "LSTM_SEED",
-    "LSTM_SAMPLE_LENGTH", "LSTM_CORPUS", "LSTM_OUTPUT_DIR",
-    "LSTM_EXPERIMENT_SECONDS", "LSTM_EXPERIMENT_MINIBATCHES", "LSTM_EXPERIMENT_VALID_EVERY",
-    "LSTM_EXPERIMENT_LARGE_N_H", "LSTM_EXPERIMENTS", "LSTM_EXPERIMENT_EXTRA_SECONDS",
-    "LSTM_EXPERIMENTS_DIR", "LSTM_EXPERIMENTS_DOCS_DIR",
-}
-_read_here = set()  # the variables parameter() has read in this process
-
-
-class ParameterError(ValueError):
-    """A notebook parameter (an LSTM_* variable) is unusable; the message is one line."""
-
-
-def folder(value):
-    """A `type_` for parameter(): a folder path that is not an existing file (may not exist)."""
-    if os.path.exists(value) and not os.path.isdir(value):
-        raise ValueError("%s is a file" % os.path.abspath(value))
-    return value
-
-
-def _allowed(type_, minimum, maximum, above, choices):
-    """What parameter() accepts, in words: 'an integer >= 1', 'one of austen, tiny'."""
-    if choices is not None:
-        return "one of " + ", ".join(str(choice) for choice in choices)
-    what = {int: "an integer", float: "a finite number", str: "text",
-            folder: "a folder (created if missing)"}.get(type_, getattr(type_, "__name__", "?"))
-    if minimum is not None and maximum is not None:
-        return "%s from %s to %s" % (what, minimum, maximum)
-    bounds = ["> %s" % above] if above is not None else []
-    bounds += [">= %s" % minimum] if minimum is not None else []
-    bounds += ["<= %s" % maximum] if maximum is not None else []
-    return " ".join([what] + bounds)
-
-
-def _convert(text, type_):
-    """`text` as `type_`; ValueError (with a reason, or none) when it is not one."""
-    if type_ is int:
-        return int(text.strip())            # '4.0', '1e3' and '' are refused
-    if type_ is float:
-        number = float(text.strip())
-        if not math.isfinite(number):
-            raise ValueError("")
-        return number
-    return type_(text)
-
-
-def parameter(name, default, type_=int, minimum=None, maximum=None, above=None, choices=None):
-    """The value of LSTM_<name> (else `default`) as `type_`, checked; else ParameterError.
-
-    `minimum`/`maximum` are inclusive bounds and `above` an exclusive lower one; `choices`
-    lists the allowed values. NaN and infinite floats are refused, and an empty value unless
-    the default is empty too. The error is one line: LSTM_BATCH_SIZE=0: must be an integer >= 1.
-    """
-    variable = "LSTM_" + name
-    _read_here.add(variable)
-    text = os.environ.get(variable)
-    shown = ("%s=%s" % (variable, shlex.quote(text)) if text is not None
-             else "%s (not set; the default %r)" % (variable, default))
-    allowed = _allowed(type_, minimum, maximum, above, choices)
-    if text is not None and not text.strip() and type_ not in (int, float):
-        if str(default) == "":
-            return ""  # an empty default means 'none' (e.g. no copy of the results)
-        raise ParameterError("%s: must be %s, not empty" % (shown, allowed))
-    try:
-        value = _convert(str(default) if text is None else text, type_)
-    except (TypeError, ValueError) as error:
-        reason = str(error) if type_ not in (int, float) and str(error) else ""
-        raise ParameterError("%s: must be %s%s" % (shown, allowed, reason and "; " + reason)) \
-            from None
-    if ((choices is not None and value not in choices)
-            or (minimum is not None and value < minimum)
-            or (maximum is not None and value > maximum)
-            or (above is not None and value <= above)):
-        raise ParameterError("%s: must be %s" % (shown, allowed))
-    return value
-
-
-def check_parameters():
-    """Warn about LSTM_* variables that nothing reads (a typo), naming the likely one."""
-    known = KNOWN_VARIABLES | _read_here
-    for variable in sorted(os.environ):
-        if variable.startswith("LSTM_") and variable not in known:
-            close = difflib.get_close_matches(variable, sorted(known), n=1)
-            warnings.warn("%s is set but no parameter reads it%s" % (
-                variable, "; did you mean %s?" % close[0] if close else ""), stacklevel=2)
 
 
 SETTINGS = configure()

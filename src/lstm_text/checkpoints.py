@@ -20,7 +20,7 @@ import zlib
 import numpy
 from numpy.lib import format as npy_format
 
-from lstm_text_data import remove_stale_temporaries
+from lstm_text.files import remove_stale_temporaries
 
 META_KEY = "__meta__"
 # Our temporary names: .checkpoint-PID-XXXXXXXX.npz (and, from older saves, no PID).

@@ -11,9 +11,9 @@ import json
 import types
 from pathlib import Path
 
-import lstm_text_env  # noqa: F401  (Theano and Fuel flags first)
+from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
 
-NOTEBOOK = Path(__file__).resolve().parent / "lstm_text.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "lstm_text.ipynb"
 
 
 def tagged_sources(tag, notebook=NOTEBOOK):
@@ -54,7 +54,7 @@ def build_streams(corpus, batch_size=100):
     """Run the notebook's `data` cell (Fuel's TextFile, Batch, Padding) for a corpus.
 
     `corpus` needs train_file, valid_file, dictionary, preprocess and encoding, as
-    lstm_text_data.load_corpus returns them. The result has train_stream and val_stream.
+    lstm_text.corpus.load_corpus returns them. The result has train_stream and val_stream.
     """
     namespace = dict(globals())
     namespace.update(corpus=corpus, TRAIN_FILE=corpus.train_file, VAL_FILE=corpus.valid_file,

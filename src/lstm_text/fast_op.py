@@ -1,6 +1,6 @@
 """The notebook's LSTM recurrence as one C Op per direction: the whole minibatch in one call.
 
-notebooks/lstm_fast.py runs the recurrence as Theano scans (a Gemm and a fused cell Op per
+notebooks/fast_graph.py runs the recurrence as Theano scans (a Gemm and a fused cell Op per
 time step, the loop itself in Python on Python 3.11). Here the loop is in C:
 
 * LstmRecurrence(x, mask, W, U, b, h0, c0) -> H, C, G, TC runs every time step of the
@@ -35,8 +35,8 @@ work through it; perform() is a NumPy version of the same loops (used by Theano'
 linker, e.g. FAST_COMPILE).
 
 build_op_graph builds the notebook's whole model around the Ops (the output layer as in
-lstm_fast) and returns the same namespace as lstm_fast.build_fast_graph; the parameters are
-lstm_fast's fused layout [W_out, b_out, W, U, b] (lstm_fast.fuse_params).
+lstm_fast) and returns the same namespace as fast_graph.build_fast_graph; the parameters are
+lstm_fast's fused layout [W_out, b_out, W, U, b] (fast_graph.fuse_params).
 tests/test_fast_op.py checks it against the notebook's graph in float64 to 1e-10;
 benchmarks/bench.py measures it as row (f).
 """
@@ -46,7 +46,7 @@ import types
 
 import numpy
 
-import lstm_text_env  # noqa: F401  (Theano and Fuel flags first)
+from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
 import theano
 import theano.tensor as T
 from theano import config, gof
@@ -54,13 +54,13 @@ from theano.gradient import DisconnectedType, grad_not_implemented
 from theano.tensor import blas as theano_blas
 from theano.tensor import blas_headers
 
-import lstm_fast
+from lstm_text import fast_graph
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-C_COMMON = "lstm_fast_op_common.c"
-C_FORWARD = "lstm_fast_op_forward.c"
-C_BACKWARD = "lstm_fast_op_backward.c"
-C_SOFTMAX = "lstm_fast_op_softmax.c"
+C_COMMON = "fast_op_common.c"
+C_FORWARD = "fast_op_forward.c"
+C_BACKWARD = "fast_op_backward.c"
+C_SOFTMAX = "fast_op_softmax.c"
 C_VERSION = 1
 """Bumped by hand when the Python side of the generated code changes; the .c files' own
 contents are part of the cache key (c_code_cache_version)."""
@@ -99,7 +99,7 @@ class _LstmCOp(gof.COp):
         return theano_blas.ldflags()
 
     def c_compile_args(self):
-        return theano_blas.ldflags(libs=False, flags=True) + list(lstm_fast.VECTOR_MATH_FLAGS)
+        return theano_blas.ldflags(libs=False, flags=True) + list(fast_graph.VECTOR_MATH_FLAGS)
 
     def c_lib_dirs(self):
         return theano_blas.ldflags(libs=False, libs_dir=True)
@@ -150,7 +150,7 @@ class LstmRecurrence(_LstmCOp):
     """The masked LSTM over all time steps: (x, mask, W, U, b, h0, c0) -> H, C, G, TC.
 
     x (T, B) character ids, mask (T, B), W (n_in, 4n), U (n, 4n), b (4n,) in the fused
-    gate order i, f, c, o (lstm_fast.GATES), h0 and c0 (B, n) the initial state. Outputs,
+    gate order i, f, c, o (fast_graph.GATES), h0 and c0 (B, n) the initial state. Outputs,
     all (T, B, .): H and C, the hidden state and memory cell after each step, exactly as
     the notebook's LstmLayer._step computes them (sigmoid gates, masked steps keep the
     previous state); G (T, B, 4n) the gate activations and TC = tanh(C), for the gradient.
@@ -428,14 +428,14 @@ def numpy_softmax_nll(E, b, targets, weights):
 
 # -- the model around the Ops ----------------------------------------------------------------
 
-ALL_FUNCTIONS = lstm_fast.ALL_FUNCTIONS
+ALL_FUNCTIONS = fast_graph.ALL_FUNCTIONS
 
 
 def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_out=None,
                    max_grad_norm=0, functions=ALL_FUNCTIONS):
     """The notebook's model with the recurrence in LstmRecurrence / LstmRecurrenceGrad.
 
-    Same arguments and namespace as lstm_fast.build_fast_graph: params [W_out, b_out, W, U,
+    Same arguments and namespace as fast_graph.build_fast_graph: params [W_out, b_out, W, U,
     b] with the notebook's initial values for the seed, grads (clipped to max_grad_norm as
     the notebook's graph cell does when it is > 0), updates, update_model(x, mask) -> cost
     (one SGD step), evaluate_model(x, mask) -> cost and single_step(x_t, h, c) -> [p, h, c].
@@ -444,8 +444,8 @@ def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_o
     rng = numpy.random.RandomState(seed)
     x = T.lmatrix("x")
     mask = T.matrix("mask")
-    lstm = lstm_fast.FastLstm(rng, n_in, n_h)        # the same parameters, drawn in order
-    logreg = lstm_fast.FastLogReg(rng, n_h, n_out)
+    lstm = fast_graph.FastLstm(rng, n_in, n_h)        # the same parameters, drawn in order
+    logreg = fast_graph.FastLogReg(rng, n_h, n_out)
     W, U, b = lstm.W, lstm.U, lstm.b
 
     n_steps, batch = x.shape[0], x.shape[1]
@@ -477,9 +477,9 @@ def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_o
 
     update_model = evaluate_model = single_step = None
     if "update_model" in functions:
-        update_model = lstm_fast.function([x, mask], cost, updates=updates)
+        update_model = fast_graph.function([x, mask], cost, updates=updates)
     if "evaluate_model" in functions:
-        evaluate_model = lstm_fast.function([x, mask], cost)
+        evaluate_model = fast_graph.function([x, mask], cost)
 
     # Generation: the same Op for one step of one sequence from (h, c).
     x_t = T.iscalar()
@@ -491,7 +491,7 @@ def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_o
     h_t, c_t = H1[0], C1[0]
     output = T.nnet.softmax(logreg.energy(h_t))
     if "single_step" in functions:
-        single_step = lstm_fast.function([x_t, h_p, c_p], [output, h_t, c_t])
+        single_step = fast_graph.function([x_t, h_p, c_p], [output, h_t, c_t])
 
     return types.SimpleNamespace(
         x=x, mask=mask, recurrent_layer=lstm, logreg_layer=logreg, cost=cost,

@@ -1,0 +1,21 @@
+"""lstm-text's library code: everything the notebooks use that is not the model itself.
+
+The model is defined once, in notebooks/lstm_text.ipynb; notebook_model runs its tagged cells.
+Import `lstm_text.environment` before theano or fuel (it sets their flags). Modules:
+
+    environment     Theano and Fuel flags, the BLAS, version checks (import it first)
+    parameters      the notebooks' LSTM_<NAME> variables, converted and checked
+    files           atomic writes, checksums, gzip, reading text lines with clear errors
+    corpus          the bundled Austen corpus, the original one, your files: checked, for Fuel
+    checkpoints     saving and loading the model's parameters safely (.npz)
+    plots           learning curves
+    progress        the training progress bar (a widget in Jupyter, text when headless)
+    notebook_model  the model from the notebook's tagged cells (for tests and experiments)
+    fast_graph      the same model as an optimised Theano graph (fused gates, C cell ops)
+    fast_op         the whole recurrence in one C Op (its C sources: fast_op_*.c)
+    experiments     the experiments notebook's runner cells, imported by its tests
+    benchmark       the speed benchmark (benchmarks/bench.py is its entry point)
+
+The notebook's own helper for downloads and the dictionary is notebooks/lstm_text_data.py.
+Nothing is imported here, so `import lstm_text.files` does not configure Theano.
+"""
