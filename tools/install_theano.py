@@ -13,9 +13,9 @@ at least the number of rows), so the product is empty (or b * z, or zeros, when 
 inner dimension is 0) under every BLAS, and bumps the C code's cache version so that no
 module compiled from the unpatched code is reused from a compile cache.
 
-We do not vendor Theano: we download the released sdist, check its sha256, apply the
-replacements in PATCH (each old text must occur exactly once, or we stop), write a marker
-module (theano/_lstm_text_patch.py, checked by notebooks/environment.py), build a wheel
+We do not vendor Theano: lstm_text.patched_sdist downloads the released sdist, checks its
+sha256, applies the replacements in PATCH (each old text must occur exactly once, or we stop), write a marker
+module (theano/_lstm_text_patch.py, checked by lstm_text.environment), build a wheel
 and install it. The wheel is installed from a local folder by name and version (not by
 path), so `pip freeze` and constraints.txt still read `Theano==1.0.5`. Its dependencies
 (numpy, scipy, six) come from requirements.txt, installed before this script runs.
@@ -32,13 +32,13 @@ saying why. The Makefile reinstalls Theano whenever this file changes.
 Usage: python tools/install_theano.py [--build-dir build/theano]
 """
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
+
+from lstm_text.patched_sdist import apply_patch, fetch_sdist, unpack
 
 THEANO_VERSION = "1.0.5"
 SDIST_NAME = "Theano-%s.tar.gz" % THEANO_VERSION
@@ -193,91 +193,18 @@ PATCH = [
      "        self.ctor = (six.moves.builtins.bool if o_type.dtype == 'bool'  # lstm-text\n"
      "                     else getattr(np, o_type.dtype))\n"),
 ]
-# Written into the patched tree so lstm_text_env and the tests can tell our build apart.
+# Written into the patched tree so lstm_text.environment and the tests can tell our build apart.
 MARKER = "theano/_lstm_text_patch.py"
-
-
-def sha256_of(path):
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
+TOOL = "install_theano"
 
 
 SIMPLE_INDEX = "https://pypi.org/simple/theano/"
 
 
-def download_from_index(sdist):
-    """Fetch the sdist from PyPI's simple index (PEP 503) by its sha256-tagged link.
-
-    For Python >= 3.12: `pip download` runs the sdist's unpatched setup.py to read its
-    metadata, and versioneer's configparser.SafeConfigParser is gone there.
-    """
-    import re
-    import urllib.request
-    with urllib.request.urlopen(SIMPLE_INDEX, timeout=180) as response:
-        page = response.read().decode("utf-8")
-    links = [link for link in re.findall(r'href="([^"]+)"', page)
-             if link.split("#")[0].endswith("/" + SDIST_NAME) and SDIST_SHA256 in link]
-    if not links:
-        sys.exit("install_theano: %s lists no %s with sha256 %s"
-                 % (SIMPLE_INDEX, SDIST_NAME, SDIST_SHA256))
-    partial = sdist.with_name(sdist.name + ".part")
-    with urllib.request.urlopen(links[0].split("#")[0], timeout=180) as response:
-        partial.write_bytes(response.read())
-    partial.replace(sdist)
-
-
-def download_sdist(build_dir):
-    """Fetch the sdist with pip (the package registry is the only network we use)."""
-    sdist = build_dir / SDIST_NAME
-    if not sdist.exists() or sha256_of(sdist) != SDIST_SHA256:
-        if sys.version_info >= (3, 12):
-            download_from_index(sdist)
-        else:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                            "--no-binary", ":all:", "--dest", str(build_dir),
-                            "Theano==%s" % THEANO_VERSION], check=True)
-    actual = sha256_of(sdist)
-    if actual != SDIST_SHA256:
-        sys.exit("install_theano: %s has sha256 %s, expected %s; refusing to build it."
-                 % (sdist, actual, SDIST_SHA256))
-    return sdist
-
-
-def apply_patch(src):
-    """Apply PATCH to the unpacked sdist; each old text must occur exactly once."""
-    for relative, old, new in PATCH:
-        path = src / relative
-        text = path.read_text(encoding="utf-8")
-        if text.count(old) != 1:
-            sys.exit("install_theano: expected exactly one %r in %s, found %d"
-                     % (old, relative, text.count(old)))
-        path.write_text(text.replace(old, new), encoding="utf-8")
-    (src / MARKER).write_text(
-        '"""Theano %s patched by lstm-text tools/install_theano.py (see its PATCH)."""\n'
-        "PATCHED = True\n" % THEANO_VERSION, encoding="utf-8")
-
-
-def unpack(sdist, build_dir):
-    """Unpack a fresh copy of the sdist (a previous, patched copy is replaced)."""
-    src = build_dir / ("Theano-%s" % THEANO_VERSION)
-    if src.exists():
-        shutil.rmtree(src)
-    with tarfile.open(sdist) as archive:
-        try:
-            archive.extractall(build_dir, filter="data")
-        except TypeError:  # Python < 3.11.4 has no extraction filters
-            archive.extractall(build_dir)
-    return src
-
-
 def check_installed():
     """Stop unless the Theano now installed is ours (pip could have found another wheel).
 
-    Read from the installed files, without importing Theano (it needs lstm_text_env's flags).
+    Read from the installed files, without importing Theano (it needs lstm_text.environment's flags).
     """
     expected = [(MARKER, "PATCHED = True")] + [(relative, new) for relative, _, new in PATCH
                                                if relative.startswith("theano/")]
@@ -298,8 +225,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     build_dir = Path(args.build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    src = unpack(download_sdist(build_dir), build_dir)
-    apply_patch(src)
+    # On 3.12+ `pip download` runs the sdist's unpatched setup.py (versioneer's
+    # SafeConfigParser is gone there), so the sdist comes from PyPI's simple index instead.
+    sdist = fetch_sdist(build_dir, "Theano==%s" % THEANO_VERSION, SDIST_NAME, SDIST_SHA256, TOOL,
+                        index_url=SIMPLE_INDEX if sys.version_info >= (3, 12) else None)
+    src = unpack(sdist, build_dir, "Theano-%s" % THEANO_VERSION)
+    apply_patch(src, PATCH, MARKER, "Theano %s patched by lstm-text tools/install_theano.py "
+                "(see its PATCH)." % THEANO_VERSION, TOOL)
     wheels = build_dir / "dist"
     if wheels.exists():
         shutil.rmtree(wheels)

@@ -20,7 +20,7 @@ neither lowercased file, in this order until there are 110: uppercase A-Z, digit
 printable ASCII (except '~'), then the bytes 0x80, 0x81, ... . The values are the keys'
 ranks in byte order (0 for the smallest byte). The pickle is written by hand in the form
 Python 2's `pickle.dumps(d, 0)` uses for byte-string keys (opcode S), so Python 2 loads
-byte-string keys and Python 3's no-globals loader (notebooks/lstm_text_data.py) accepts it.
+byte-string keys and Python 3's no-globals loader (lstm_text_data.load_dictionary) accepts it.
 
 Standard library only; run with any Python 3:  python3 tools/original_stack/make_golden_data.py
 """
