@@ -1,12 +1,12 @@
 """The benchmark figures quoted in the READMEs are the ones a real run of bench.py saved.
 
 No timing here (speed is benchmarks/bench.py's job). These checks keep the committed
-results honest: each table is what bench.py renders from its own JSON, latest.md is the
-newest full run, and the ratios the top-level README quotes are recomputed from that JSON.
+results honest: each table is what bench.py renders from its own JSON (with
+lstm_text.benchmark.report), latest.md is the newest full run, and the ratios the top-level
+README quotes are recomputed from that JSON.
 """
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,8 @@ FULL_RUNS = sorted(p for p in RESULTS.glob("bench-*.json") if not p.stem.endswit
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench as module
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    return module
+    from lstm_text.benchmark import report
+    return report
 
 
 def test_a_full_run_is_committed():

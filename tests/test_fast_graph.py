@@ -1,22 +1,18 @@
-"""notebooks/fast_graph.py computes the notebook's model: same cost, same gradients.
+"""lstm_text.fast_graph computes the notebook's model: same cost, same gradients.
 
 Both graphs are built in float64 on tiny sizes (the notebook's in FAST_COMPILE mode, i.e.
 Theano's Python implementations; the fast one compiled as it runs), given the same random
 weights (mapped with fuse_params) and the same padded batch; cost, every gradient (with the
 notebook's gradient clipping active), the SGD update and single_step must agree to 1e-10
-relative. The hand-written NumPy LSTM of benchmarks/bench.py is checked against
-the fast graph the same way. No timing here: speed is benchmarks/bench.py's job.
+relative. The hand-written NumPy LSTM of the benchmark (lstm_text.benchmark) is checked against
+the fast graph the same way. No timing here: speed is the benchmark's job (make bench).
 """
-import sys
-from pathlib import Path
-
 import numpy
 import pytest
 
 from lstm_text import environment  # noqa: F401  (before theano)
 import theano
 
-REPO = Path(__file__).resolve().parent.parent
 from equality_cases import BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, padded, random_weights
 
 
@@ -153,15 +149,11 @@ def test_single_step_matches(graphs):
 
 
 def test_numpy_reference_matches_the_fast_graph(graphs):
-    """benchmarks/bench.py's hand-written NumPy LSTM (d) has the same cost and gradients."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    """The benchmark's hand-written NumPy LSTM (d) has the same cost and gradients."""
     from lstm_text import fast_graph
+    from lstm_text.benchmark.implementations import NumpyLstm
     fused = fast_graph.fuse_params(graphs["weights"])
-    model = bench.NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1)
+    model = NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1)
     cost, grads = model.cost_and_grads(graphs["x"], graphs["mask"], batch_size=BATCH)
     _close(cost, graphs["out_fast"][0])
     # NumPyLstm does not clip: compare with the notebook's raw gradients.

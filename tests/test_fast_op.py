@@ -1,6 +1,6 @@
-"""notebooks/fast_op.py: the recurrence as one C Op per direction, same numbers.
+"""lstm_text.fast_op: the recurrence as one C Op per direction, same numbers.
 
-As tests/test_fast_graph.py does for the scan graph: the notebook's graph (lstm_model, in
+As tests/test_fast_graph.py does for the scan graph: the notebook's graph (lstm_text.notebook_model, in
 FAST_COMPILE mode, i.e. Theano's Python implementations) and build_op_graph are built in
 float64 with the same random, large-ish weights; cost, every gradient (the notebook's
 gradient clipping active), the SGD update and single_step must agree to 1e-10 relative, for

@@ -5,7 +5,7 @@ cells (tools/original_stack/lstm_text_original.py, transcribed from the 2015 not
 Python 2.7, Theano 1.0.5, Fuel 0.2.0 and numpy 1.16, on the small data set beside it (3,000
 training and 300 validation sentences of the bundled corpus, a 110-character protocol-0
 dictionary.pkl, so that the original's hard-coded 111 inputs and outputs hold). Here the
-notebook's own cells (lstm_model: the cells tagged model, data and graph) run with the
+notebook's own cells (lstm_text.notebook_model: the cells tagged model, data and graph) run with the
 original's settings on the same files, and must give the same numbers: the cost of each of the
 first 60 SGD steps, the validation score after them and the parameters' norms to 1e-9 in
 float64; the first 10 costs to 1e-5 in float32; and the same sampled text.

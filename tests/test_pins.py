@@ -108,7 +108,7 @@ def test_theano_is_the_patched_build():
     for lock in LOCKS.values():
         assert _pins(_read(lock))["theano"] == install_theano.THEANO_VERSION
     assert "theano" not in _pins(_read("requirements.txt"))
-    # Read from the installed files: importing Theano here, before lstm_text_env (or after
+    # Read from the installed files: importing Theano here, before lstm_text.environment (or after
     # test_fuel_is_the_patched_build's `import fuel`), would import it without our flags.
     theano = metadata.distribution("Theano")
     assert theano.version == install_theano.THEANO_VERSION

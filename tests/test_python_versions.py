@@ -30,6 +30,13 @@ def test_the_notebook_model_is_optimised_as_on_python_3_11():
     assert graph_signature.notebook_update_model() == recorded
 
 
+def _inputs(python):
+    """What the Makefile builds an environment from (its stamp's prerequisites)."""
+    lock = "constraints.txt" if python == "3.11" else "constraints-%s.txt" % python
+    return ["requirements.txt", lock, "tools/install_theano.py", "tools/install_fuel.py",
+            "pyproject.toml", "src/lstm_text/patched_sdist.py"]
+
+
 @pytest.fixture(scope="module")
 def tiny_here():
     return graph_signature.tiny()
@@ -38,9 +45,14 @@ def tiny_here():
 @pytest.mark.parametrize("python", sorted(VENVS))
 def test_each_versions_environment_compiles_the_same_tiny_model(python, tiny_here):
     venv = REPO / VENVS[python]
-    if not (venv / ".lstm-text-installed").exists():
+    stamp = venv / ".lstm-text-installed"
+    if not stamp.exists():
         pytest.skip("no Python %s environment (%s) here; `make venv PYTHON=python%s` builds it"
                     % (python, VENVS[python], python))
+    newer = [name for name in _inputs(python) if (REPO / name).stat().st_mtime > stamp.stat().st_mtime]
+    if newer:  # as make sees it: the environment predates what it is built from
+        pytest.skip("the Python %s environment (%s) is older than %s; `make venv PYTHON=python%s` "
+                    "updates it" % (python, VENVS[python], ", ".join(newer), python))
     done = subprocess.run([str(venv / "bin" / "python"), str(REPO / "tests" / "graph_signature.py"),
                            "tiny"], capture_output=True, text=True, timeout=900, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,6 +1,6 @@
 """The notebook's LSTM recurrence as one C Op per direction: the whole minibatch in one call.
 
-notebooks/fast_graph.py runs the recurrence as Theano scans (a Gemm and a fused cell Op per
+lstm_text.fast_graph runs the recurrence as Theano scans (a Gemm and a fused cell Op per
 time step, the loop itself in Python on Python 3.11). Here the loop is in C:
 
 * LstmRecurrence(x, mask, W, U, b, h0, c0) -> H, C, G, TC runs every time step of the
@@ -26,7 +26,7 @@ time step, the loop itself in Python on Python 3.11). Here the loop is in C:
 
 All keep their outputs (and the backward Op its small buffers) between calls: with the
 project's no-gc linker they are allocated on the first call only. The C is in the .c files
-next to this module (lstm_fast_op_common.c, _forward.c, _backward.c, _softmax.c), loaded by
+next to this module (fast_op_common.c, _forward.c, _backward.c, _softmax.c), loaded by
 theano.gof.COp, and calls the same sgemm_/dgemm_/sgemv_ as Theano's own Gemm (its
 blas_header_text() and blas.ldflags), so it works with a linked BLAS and with Theano's
 NumPy C-API fallback.
@@ -35,8 +35,8 @@ work through it; perform() is a NumPy version of the same loops (used by Theano'
 linker, e.g. FAST_COMPILE).
 
 build_op_graph builds the notebook's whole model around the Ops (the output layer as in
-lstm_fast) and returns the same namespace as fast_graph.build_fast_graph; the parameters are
-lstm_fast's fused layout [W_out, b_out, W, U, b] (fast_graph.fuse_params).
+fast_graph) and returns the same namespace as fast_graph.build_fast_graph; the parameters are
+fast_graph's fused layout [W_out, b_out, W, U, b] (fast_graph.fuse_params).
 tests/test_fast_op.py checks it against the notebook's graph in float64 to 1e-10;
 benchmarks/bench.py measures it as row (f).
 """
@@ -452,7 +452,7 @@ def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_o
     zeros = T.zeros((batch, n_h), dtype=config.floatX)
     H, C, G, TC = lstm_recurrence(x, mask, W, U, b, zeros, zeros)
 
-    # The output layer as in lstm_fast: all T steps with weight 0 (and target 0) for the
+    # The output layer as in fast_graph: all T steps with weight 0 (and target 0) for the
     # last one, so that dH covers every step without a concatenation; the softmax
     # cross-entropy and its gradient down to the energies in SoftmaxNll.
     rows = n_steps * batch

@@ -1,7 +1,7 @@
 #section support_code
 
-/* Shared by LstmRecurrence (lstm_fast_op_forward.c) and LstmRecurrenceGrad
-   (lstm_fast_op_backward.c), loaded by theano.gof.COp from notebooks/lstm_fast_op.py.
+/* Shared by LstmRecurrence (fast_op_forward.c) and LstmRecurrenceGrad
+   (fast_op_backward.c), loaded by theano.gof.COp from fast_op.py.
 
    Theano puts its BLAS declarations before this section (blas_header_text(): sgemm_ and
    dgemm_ of the library in blas.ldflags, or, when blas.ldflags is empty, its own
