@@ -4,7 +4,7 @@
 #   make lab    open Jupyter Lab in the environment
 #   make clean  remove the environment, caches and everything generated
 #   (also: make experiments, make bench, make bench-quick, make notebook-outputs, make golden,
-#    make student-copy; see README.md)
+#    make student-copy, make test-browser; see README.md)
 #   Any target: PYTHON=python3.12 (or a path) picks the Python version; see below.
 SHELL := /bin/bash
 # Python 3.11, 3.12 and 3.13 are supported. Without PYTHON=, the newest python3.1x on PATH
@@ -85,6 +85,14 @@ bench-quick: bench-torch
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The browser test alone: installs Debian's chromium (as root) and Playwright's Python package
+# into the environment, then opens the notebook in JupyterLab in headless Chromium (about 30 s
+# with a warm compile cache). `make test` skips it where Playwright is not installed.
+.PHONY: test-browser
+test-browser: $(STAMP)
+	bash tools/install_browser_test.sh $(VENV)
+	$(PY) -m pytest -rs -m browser tests/test_browser.py
 
 # The student copy of the notebook (no outputs, the "Things to try" as exercise cells), made
 # from notebooks/lstm_text.ipynb; tests/test_student_copy.py checks that it is up to date.
