@@ -15,9 +15,11 @@ the notebook's graph to 1e-10; benchmarks/bench.py measures both (see benchmarks
    time steps before the scan (see FastLstm.forward for why not W[x]); the loop only adds
    h·U to its slice (a single Gemm node per step).
 3. The cell's elementwise work is one fused C Op per direction (LstmCellForward and
-   LstmCellBackward). The profile of the pure-Theano graph showed why: Theano's Elemwise
-   calls scalar libm tanhf/expf per element (20-40 ns each) and gcc does not vectorise the
-   loops Theano generates, so at n_h 512 the elementwise work cost as much as the GEMMs.
+   LstmCellBackward: theano.gof.COp, their C in fast_graph_cell.c, fast_graph_forward.c and
+   fast_graph_backward.c). The profile of the pure-Theano graph showed why: Theano's
+   Elemwise calls scalar libm tanhf/expf per element (20-40 ns each) and gcc does not
+   vectorise the loops Theano generates, so at n_h 512 the elementwise work cost as much as
+   the GEMMs.
    The Ops are plain loops over contiguous rows that gcc vectorises with glibc's SIMD
    tanh/exp (libmvec), using the notebook's formulas (sigmoid = 1 / (1 + exp(-z)), masked
    steps keep the state) in float32 or float64. The forward Op stores what the backward
@@ -37,13 +39,15 @@ the notebook's graph to 1e-10; benchmarks/bench.py measures both (see benchmarks
    into the views of scan's output buffers it hands them: to see whether an output was
    written in place, Theano 1.0.5's Python scan loop compares `ndarray.data` memoryviews,
    which on Python 3 compares every element, about ten times the cost of letting scan copy
-   the row (see lstm_fast_output below; at n_h 512 it was 25% of the step).
+   the row (see lstm_output in fast_output.c; at n_h 512 it was 25% of the step).
 6. float32 throughout (floatX; constants cast), int64 only for the character ids, and no
    host round trips: update_model applies all SGD updates inside the one call.
 
 What remains is Theano's scan loop itself, which runs in Python on Python 3.11 (see
 lstm_text_env): a fixed cost per time step that matters only for small n_h.
 """
+import hashlib
+import os
 import types
 
 import numpy
@@ -51,7 +55,7 @@ import numpy
 from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
 import theano
 import theano.tensor as T
-from theano import config
+from theano import config, gof
 
 GATES = ("i", "f", "c", "o")
 """Order of the gate blocks in the fused W, U, b (the notebook's parameter order)."""
@@ -112,121 +116,61 @@ unfuse = unfuse_params
 # reads: [i f c~ o | c_prev | tanh(c) | h_prev] (7 n_h numbers). The backward Op writes
 # [dz | h_prev] (5 n_h), so that after the reverse scan dU = h_prev^T dz is one GEMM over
 # two strided views of that array, in the same (reversed) time order, without copies.
+# The C is in fast_graph_cell.c (helpers and kernels, loaded by both Ops) and the Ops' entry
+# points fast_graph_forward.c and fast_graph_backward.c, beside this module.
 
 CACHE_BLOCKS = 7
-"""Cache row: gate activations (4 n_h), c_prev, tanh(c), h_prev."""
+"""Cache row: gate activations (4 n_h), c_prev, tanh(c), h_prev (LSTM_FAST_CACHE_BLOCKS in
+fast_graph_cell.c)."""
 
-_SUPPORT = r"""
-/* A C-contiguous output of the given shape and type, reusing *out when it fits and owns
-   its memory. Inside a scan, *out is a view of the scan's output buffer, and Theano 1.0.5's
-   Python scan loop checks that such a view was written in place by comparing memoryviews,
-   which on Python 3 compares every element (~10x the cost of copying them). So we write
-   into our own array and let scan copy it. */
-static int lstm_fast_output(PyArrayObject** out, int nd, const npy_intp* dims, int typenum)
-{
-    if (*out && PyArray_BASE(*out) == NULL && PyArray_NDIM(*out) == nd &&
-            PyArray_TYPE(*out) == typenum && PyArray_IS_C_CONTIGUOUS(*out) &&
-            PyArray_ISWRITEABLE(*out)) {
-        int same = 1;
-        for (int d = 0; d < nd; d++) same &= PyArray_DIMS(*out)[d] == dims[d];
-        if (same) return 0;
-    }
-    Py_XDECREF(*out);
-    *out = (PyArrayObject*)PyArray_EMPTY(nd, (npy_intp*)dims, typenum, 0);
-    return *out ? 0 : -1;
-}
-
-/* A C-contiguous version of an input (a new reference: the input itself or a copy). */
-static PyArrayObject* lstm_fast_contiguous(PyArrayObject* in)
-{
-    return (PyArrayObject*)PyArray_GETCONTIGUOUS(in);
-}
-
-/* The kernels: plain loops over one contiguous row (one sequence of the batch), in
-   functions of their own (noinline, restrict pointers): inlined into the large run()
-   function Theano generates, or with pointers stepping through the batch, gcc does not
-   vectorise them. */
-template <typename real>
-__attribute__((noinline)) static void lstm_fast_forward_row(
-        npy_intp N, real mb, const real* __restrict__ z, const real* __restrict__ c_prev,
-        const real* __restrict__ h_prev, real* __restrict__ a, real* __restrict__ cp,
-        real* __restrict__ tc, real* __restrict__ hp, real* __restrict__ c,
-        real* __restrict__ h)
-{
-    const real one = 1;
-    for (npy_intp j = 0; j < 2 * N; j++) a[j] = one / (one + exp(-z[j]));      /* i, f */
-    for (npy_intp j = 2 * N; j < 3 * N; j++) a[j] = tanh(z[j]);                 /* c~ */
-    for (npy_intp j = 3 * N; j < 4 * N; j++) a[j] = one / (one + exp(-z[j]));  /* o */
-    for (npy_intp j = 0; j < N; j++) {
-        real cn = a[N + j] * c_prev[j] + a[j] * a[2 * N + j];        /* f c_ + i c~ */
-        cn = mb * cn + (one - mb) * c_prev[j];
-        c[j] = cn;
-        cp[j] = c_prev[j];
-        hp[j] = h_prev[j];
-    }
-    for (npy_intp j = 0; j < N; j++) tc[j] = tanh(c[j]);
-    for (npy_intp j = 0; j < N; j++)
-        h[j] = mb * (a[3 * N + j] * tc[j]) + (one - mb) * h_prev[j];
-}
-
-template <typename real>
-static void lstm_fast_forward(
-        npy_intp B, npy_intp N, const real* z, const real* c_prev, const real* h_prev,
-        const real* m, real* cache, real* c, real* h)
-{
-    for (npy_intp b = 0; b < B; b++) {
-        real* row = cache + b * 7 * N;      /* [i f c~ o | c_prev | tanh(c) | h_prev] */
-        lstm_fast_forward_row<real>(N, m[b], z + b * 4 * N, c_prev + b * N, h_prev + b * N,
-                                    row, row + 4 * N, row + 5 * N, row + 6 * N,
-                                    c + b * N, h + b * N);
-    }
-}
-
-template <typename real>
-__attribute__((noinline)) static void lstm_fast_backward_row(
-        npy_intp N, real mb, const real* __restrict__ a, const real* __restrict__ cp,
-        const real* __restrict__ tc, const real* __restrict__ hp,
-        const real* __restrict__ dh_out, const real* __restrict__ dh_next,
-        const real* __restrict__ dc_next, real* __restrict__ dz, real* __restrict__ hp_out,
-        real* __restrict__ dh_keep, real* __restrict__ dc_prev)
-{
-    const real one = 1;
-    for (npy_intp j = 0; j < N; j++) {
-        const real i = a[j], f = a[N + j], g = a[2 * N + j], o = a[3 * N + j];
-        const real t = tc[j];
-        const real dh = dh_out[j] + dh_next[j];
-        const real dhm = mb * dh;                               /* into o tanh(c) */
-        const real dc = dc_next[j] + dhm * o * (one - t * t);
-        const real dcm = mb * dc;                               /* into f c_ + i c~ */
-        dz[j] = dcm * g * (i * (one - i));
-        dz[N + j] = dcm * cp[j] * (f * (one - f));
-        dz[2 * N + j] = dcm * i * (one - g * g);
-        dz[3 * N + j] = dhm * t * (o * (one - o));
-        dh_keep[j] = (one - mb) * dh;
-        dc_prev[j] = (one - mb) * dc + dcm * f;
-    }
-    for (npy_intp j = 0; j < N; j++) hp_out[j] = hp[j];
-}
-
-template <typename real>
-static void lstm_fast_backward(
-        npy_intp B, npy_intp N, const real* cache, const real* m, const real* dh_out,
-        const real* dh_next, const real* dc_next, real* dzh, real* dh_keep, real* dc_prev)
-{
-    for (npy_intp b = 0; b < B; b++) {
-        const real* row = cache + b * 7 * N;
-        real* out = dzh + b * 5 * N;        /* [dz | h_prev] */
-        lstm_fast_backward_row<real>(N, m[b], row, row + 4 * N, row + 5 * N, row + 6 * N,
-                                     dh_out + b * N, dh_next + b * N, dc_next + b * N,
-                                     out, out + 4 * N, dh_keep + b * N, dc_prev + b * N);
-    }
-}
-"""
+HERE = os.path.dirname(os.path.abspath(__file__))
+C_OUTPUT = "fast_output.c"   # shared with fast_op
+C_CELL = "fast_graph_cell.c"
+C_CELL_VERSION = 7
+"""Bumped by hand when the Python side of the generated code changes; the .c files' own
+contents are part of the cache key (c_code_cache_version)."""
 
 
-class _CellOp(theano.Op):
-    """Shared plumbing: float inputs of one dtype, contiguous views, outputs (re)allocated."""
-    __props__ = ()
+def files_digest(names):
+    """A number that changes with the contents of the named files (beside this module)."""
+    digest = hashlib.sha256()
+    for name in names:
+        with open(os.path.join(HERE, name), "rb") as handle:
+            digest.update(handle.read())
+    return int(digest.hexdigest()[:15], 16)
+
+
+class FileCOp(gof.COp):
+    """A COp whose C is in .c files beside this module (c_files), compiled once per machine.
+
+    func_name is the C entry point, in the Op's own .c file. Also the base of fast_op's Ops.
+    """
+    # Not empty: Theano 1.0.5's module cache treats an Op whose __props__ is () as
+    # unversioned (CLinker.cmodule_key_ appends __props__ to the version and drops the key
+    # when any part is empty), i.e. recompiles it in every process.
+    __props__ = ("c_version",)
+    c_files = ()
+    func_name = None
+    default_c_version = None
+
+    def __init__(self, c_version=None):
+        self.c_version = self.default_c_version if c_version is None else c_version
+        gof.COp.__init__(self, [os.path.join(HERE, name) for name in self.c_files],
+                         self.func_name)
+
+    def c_code_cache_version(self):
+        # COp's default hashes the code with Python's per-process salted str hash, which
+        # would recompile in every process: the files' contents instead.
+        return (self.c_version, files_digest(self.c_files))
+
+
+class _CellOp(FileCOp):
+    """Shared plumbing of the cell Ops: float inputs of one dtype, headers and flags.
+
+    The C entry point gets the inputs and pointers to the outputs, makes contiguous versions
+    of the inputs, checks the shapes, (re)allocates the outputs and runs the kernel.
+    """
+    default_c_version = C_CELL_VERSION
 
     def c_headers(self):
         return ["<math.h>"]
@@ -234,11 +178,9 @@ class _CellOp(theano.Op):
     def c_compile_args(self):
         return list(VECTOR_MATH_FLAGS)
 
-    def c_support_code(self):
-        return _SUPPORT
-
-    def c_code_cache_version(self):
-        return (6,)
+    def __str__(self):
+        # The class name alone, as before c_version was a prop (profiles, debugprint).
+        return type(self).__name__
 
     def _check(self, inputs, vector_positions):
         inputs = [T.as_tensor_variable(v) for v in inputs]
@@ -252,31 +194,6 @@ class _CellOp(theano.Op):
                                 % (type(self).__name__, pos))
         return inputs
 
-    def _c_code(self, inputs, outputs, sub, check, alloc, call):
-        """C code: contiguous inputs, a shape check, the outputs, the kernel, clean-up."""
-        names = ["in%d" % k for k in range(len(inputs))]
-        release = " ".join("Py_DECREF(%s);" % name for name in names)
-        lines = ["{"]
-        lines += ["PyArrayObject* %s = lstm_fast_contiguous(%s);" % (name, var)
-                  for name, var in zip(names, inputs)]
-        lines.append("if (%s) { %s %s }" % (" || ".join("!%s" % n for n in names),
-                                            " ".join("Py_XDECREF(%s);" % n for n in names),
-                                            sub["fail"]))
-        lines.append("typedef dtype_%s real;" % outputs[0])
-        lines.append("const int typenum = PyArray_TYPE(in0);")
-        lines.append(check)
-        lines.append('if (bad) { PyErr_SetString(PyExc_ValueError, "%s: inconsistent '
-                     'shapes"); %s %s }' % (type(self).__name__, release, sub["fail"]))
-        lines.append("if (%s) { %s %s }" % (" || ".join(
-            "lstm_fast_output(&%s, 2, %s, typenum)" % (out, dims)
-            for out, dims in zip(outputs, alloc)), release, sub["fail"]))
-        lines.append(call % dict(("in%d" % k, "(const real*)PyArray_DATA(in%d)" % k)
-                                 for k in range(len(inputs))) % tuple(
-            "(real*)PyArray_DATA(%s)" % out for out in outputs))
-        lines.append(release)
-        lines.append("}")
-        return "\n".join(lines)
-
 
 class LstmCellForward(_CellOp):
     """One time step of the cell after the gate GEMM, for a whole batch.
@@ -286,6 +203,8 @@ class LstmCellForward(_CellOp):
     (batch, n) exactly as the notebook's LstmLayer._step computes them (sigmoid gates,
     masked positions keep the previous state).
     """
+    c_files = (C_OUTPUT, C_CELL, "fast_graph_forward.c")
+    func_name = "APPLY_SPECIFIC(lstm_cell_forward)"
 
     def make_node(self, z, c_prev, h_prev, m):
         z, c_prev, h_prev, m = self._check([z, c_prev, h_prev, m], vector_positions=[3])
@@ -312,19 +231,6 @@ class LstmCellForward(_CellOp):
         for storage, value in zip(outputs, (cache, c, h)):
             storage[0] = numpy.asarray(value, dtype=z.dtype)
 
-    def c_code(self, node, name, inputs, outputs, sub):
-        check = """
-const npy_intp B = PyArray_DIMS(in0)[0], N4 = PyArray_DIMS(in0)[1], N = N4 / 4;
-int bad = N4 != 4 * N || PyArray_DIMS(in3)[0] != B;
-for (int k = 1; k < 3; k++) {
-    PyArrayObject* mat = k == 1 ? in1 : in2;
-    bad |= PyArray_DIMS(mat)[0] != B || PyArray_DIMS(mat)[1] != N;
-}
-const npy_intp dims_cache[2] = {B, %d * N}, dims[2] = {B, N};
-""" % CACHE_BLOCKS
-        call = ("lstm_fast_forward<real>(B, N, %(in0)s, %(in1)s, %(in2)s, %(in3)s, "
-                "%%s, %%s, %%s);")
-        return self._c_code(inputs, outputs, sub, check, ["dims_cache", "dims", "dims"], call)
 
 
 class LstmCellBackward(_CellOp):
@@ -336,6 +242,8 @@ class LstmCellBackward(_CellOp):
     pre-activations, dh_keep = (1 - m) dh (the part of dh_prev that skips the cell; the
     caller adds dz·U^T) and dc_prev (batch, n).
     """
+    c_files = (C_OUTPUT, C_CELL, "fast_graph_backward.c")
+    func_name = "APPLY_SPECIFIC(lstm_cell_backward)"
 
     def make_node(self, cache, m, dh_out, dh_next, dc_next):
         inputs = self._check([cache, m, dh_out, dh_next, dc_next], vector_positions=[1])
@@ -364,20 +272,6 @@ class LstmCellBackward(_CellOp):
         outputs[1][0] = numpy.asarray((one - mc) * dh, dtype=cache.dtype)
         outputs[2][0] = numpy.asarray((one - mc) * dc + dcm * f, dtype=cache.dtype)
 
-    def c_code(self, node, name, inputs, outputs, sub):
-        check = """
-const npy_intp B = PyArray_DIMS(in2)[0], N = PyArray_DIMS(in2)[1];
-int bad = PyArray_DIMS(in0)[0] != B || PyArray_DIMS(in0)[1] != %d * N ||
-          PyArray_DIMS(in1)[0] != B;
-for (int k = 3; k < 5; k++) {
-    PyArrayObject* mat = k == 3 ? in3 : in4;
-    bad |= PyArray_DIMS(mat)[0] != B || PyArray_DIMS(mat)[1] != N;
-}
-const npy_intp dims_dzh[2] = {B, 5 * N}, dims[2] = {B, N};
-""" % CACHE_BLOCKS
-        call = ("lstm_fast_backward<real>(B, N, %(in0)s, %(in1)s, %(in2)s, %(in3)s, "
-                "%(in4)s, %%s, %%s, %%s);")
-        return self._c_code(inputs, outputs, sub, check, ["dims_dzh", "dims", "dims"], call)
 
 
 lstm_cell_forward = LstmCellForward()
@@ -469,6 +363,25 @@ class FastLogReg:
 ALL_FUNCTIONS = ("update_model", "evaluate_model", "single_step")
 
 
+def sgd_functions(x, mask, cost, params, grads, learning_rate, max_grad_norm, functions):
+    """The notebook's clipping (if max_grad_norm) and SGD update, and the functions asked for.
+
+    Returns (grads, updates, update_model, evaluate_model); a function not in `functions`
+    is None. Shared by this graph and fast_op's.
+    """
+    if max_grad_norm:
+        # The notebook's clipping; the fused matrices hold the same numbers, so same norm.
+        grad_norm = T.sqrt(sum(T.sum(g ** 2) for g in grads))
+        scale = T.minimum(1., numpy.asarray(max_grad_norm, dtype=config.floatX) / grad_norm)
+        grads = [g * scale for g in grads]
+    lr = numpy.asarray(learning_rate, dtype=config.floatX)
+    updates = [(p, p - lr * g) for p, g in zip(params, grads)]
+    update_model = (function([x, mask], cost, updates=updates)
+                    if "update_model" in functions else None)
+    evaluate_model = function([x, mask], cost) if "evaluate_model" in functions else None
+    return grads, updates, update_model, evaluate_model
+
+
 def build_fast_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_out=None,
                      max_grad_norm=0, functions=ALL_FUNCTIONS):
     """The optimised graph; returns a namespace like notebook_model.build_graph's.
@@ -511,19 +424,9 @@ def build_fast_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n
     dH = T.dot(dE, logreg.W.T).reshape((n_steps, batch, n_h))
     params = logreg.params + lstm.params
     grads = [d_w_out, d_b_out] + lstm.backward(x, mask, cache, dH)
-    if max_grad_norm:
-        # The notebook's clipping; the fused matrices hold the same numbers, so same norm.
-        grad_norm = T.sqrt(sum(T.sum(g ** 2) for g in grads))
-        scale = T.minimum(1., numpy.asarray(max_grad_norm, dtype=config.floatX) / grad_norm)
-        grads = [g * scale for g in grads]
-    lr = numpy.asarray(learning_rate, dtype=config.floatX)
-    updates = [(p, p - lr * g) for p, g in zip(params, grads)]
-
-    update_model = evaluate_model = single_step = None
-    if "update_model" in functions:
-        update_model = function([x, mask], cost, updates=updates)
-    if "evaluate_model" in functions:
-        evaluate_model = function([x, mask], cost)
+    grads, updates, update_model, evaluate_model = sgd_functions(
+        x, mask, cost, params, grads, learning_rate, max_grad_norm, functions)
+    single_step = None
 
     # Generation: one step for one sequence, same signature and shapes as the notebook's.
     x_t = T.iscalar()

@@ -40,8 +40,6 @@ fast_graph's fused layout [W_out, b_out, W, U, b] (fast_graph.fuse_params).
 tests/test_fast_op.py checks it against the notebook's graph in float64 to 1e-10;
 benchmarks/bench.py measures it as row (f).
 """
-import hashlib
-import os
 import types
 
 import numpy
@@ -56,7 +54,6 @@ from theano.tensor import blas_headers
 
 from lstm_text import fast_graph
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 C_COMMON = "fast_op_common.c"
 C_FORWARD = "fast_op_forward.c"
 C_BACKWARD = "fast_op_backward.c"
@@ -66,27 +63,9 @@ C_VERSION = 1
 contents are part of the cache key (c_code_cache_version)."""
 
 
-def _files_digest(names):
-    digest = hashlib.sha256()
-    for name in names:
-        with open(os.path.join(HERE, name), "rb") as handle:
-            digest.update(handle.read())
-    return int(digest.hexdigest()[:15], 16)
-
-
-class _LstmCOp(gof.COp):
+class _LstmCOp(fast_graph.FileCOp):
     """Shared plumbing: the .c files, Theano's BLAS (headers, libraries, flags), the cache key."""
-    # Not empty: Theano 1.0.5's module cache treats an Op whose __props__ is () as
-    # unversioned (CLinker.cmodule_key_ appends __props__ to the version and drops the key
-    # when any part is empty), i.e. recompiles it in every process.
-    __props__ = ("c_version",)
-    c_files = ()
-    func_name = None
-
-    def __init__(self, c_version=C_VERSION):
-        self.c_version = c_version
-        gof.COp.__init__(self, [os.path.join(HERE, name) for name in self.c_files],
-                         self.func_name)
+    default_c_version = C_VERSION
 
     def c_support_code(self):
         # Theano's BLAS declarations (or its NumPy C-API sgemm_/dgemm_) first.
@@ -108,9 +87,7 @@ class _LstmCOp(gof.COp):
         return theano_blas.ldflags(libs=False, include_dir=True)
 
     def c_code_cache_version(self):
-        # COp's default hashes the code with Python's per-process salted str hash, which
-        # would recompile in every process.
-        return (self.c_version, _files_digest(self.c_files)) + tuple(
+        return fast_graph.FileCOp.c_code_cache_version(self) + tuple(
             blas_headers.blas_header_version())
 
     @staticmethod
@@ -157,7 +134,7 @@ class LstmRecurrence(_LstmCOp):
     The gradient is defined for the cost through H (LstmRecurrenceGrad) and with respect
     to W, U, b, h0 and c0; x is an index (disconnected), the mask's is not implemented.
     """
-    c_files = (C_COMMON, C_FORWARD)
+    c_files = (fast_graph.C_OUTPUT, C_COMMON, C_FORWARD)
     func_name = "APPLY_SPECIFIC(lstm_recurrence)"
 
     def make_node(self, x, mask, W, U, b, h0, c0):
@@ -217,7 +194,7 @@ class LstmRecurrenceGrad(_LstmCOp):
     else needs G) dZ is written over G.
     """
     __props__ = ("c_version", "inplace")
-    c_files = (C_COMMON, C_BACKWARD)
+    c_files = (fast_graph.C_OUTPUT, C_COMMON, C_BACKWARD)
     func_name = "APPLY_SPECIFIC(lstm_recurrence_grad)"
     G_INPUT = 8
 
@@ -293,7 +270,7 @@ class SoftmaxNll(_LstmCOp):
     scalar exp and log per element, this loop is vectorised. grad (for T.grad through the
     cost) is g * dE and g * db; the weights' gradient is not implemented.
     """
-    c_files = (C_COMMON, C_SOFTMAX)
+    c_files = (fast_graph.C_OUTPUT, C_COMMON, C_SOFTMAX)
     func_name = "APPLY_SPECIFIC(softmax_nll)"
 
     def make_node(self, E, b, targets, weights):
@@ -468,18 +445,9 @@ def build_op_graph(n_in, n_h, batch_size=100, learning_rate=0.1, seed=12345, n_o
     dW, dU, db, _, _, _ = lstm_recurrence_grad(x, mask, W, U, zeros, zeros, H, C, G, TC, dH)
     params = logreg.params + lstm.params
     grads = [d_w_out, d_b_out, dW, dU, db]
-    if max_grad_norm:
-        grad_norm = T.sqrt(sum(T.sum(g ** 2) for g in grads))
-        scale = T.minimum(1., numpy.asarray(max_grad_norm, dtype=config.floatX) / grad_norm)
-        grads = [g * scale for g in grads]
-    lr = numpy.asarray(learning_rate, dtype=config.floatX)
-    updates = [(p, p - lr * g) for p, g in zip(params, grads)]
-
-    update_model = evaluate_model = single_step = None
-    if "update_model" in functions:
-        update_model = fast_graph.function([x, mask], cost, updates=updates)
-    if "evaluate_model" in functions:
-        evaluate_model = fast_graph.function([x, mask], cost)
+    grads, updates, update_model, evaluate_model = fast_graph.sgd_functions(
+        x, mask, cost, params, grads, learning_rate, max_grad_norm, functions)
+    single_step = None
 
     # Generation: the same Op for one step of one sequence from (h, c).
     x_t = T.iscalar()

@@ -181,10 +181,10 @@ int APPLY_SPECIFIC(lstm_recurrence_grad)(
 
     const npy_intp dims_w[2] = {n_in, N4}, dims_u[2] = {N, N4}, dims_b[1] = {N4};
     const npy_intp dims_s[2] = {B, N}, dims_z[3] = {T, B, N4};
-    if (lstm_op_output(dW_out, 2, dims_w, typenum) || lstm_op_output(dU_out, 2, dims_u, typenum)
-            || lstm_op_output(db_out, 1, dims_b, typenum)
-            || lstm_op_output(dh0_out, 2, dims_s, typenum)
-            || lstm_op_output(dc0_out, 2, dims_s, typenum))
+    if (lstm_output(dW_out, 2, dims_w, typenum) || lstm_output(dU_out, 2, dims_u, typenum)
+            || lstm_output(db_out, 1, dims_b, typenum)
+            || lstm_output(dh0_out, 2, dims_s, typenum)
+            || lstm_output(dc0_out, 2, dims_s, typenum))
         return 1;
 #if LSTM_OP_INPLACE
     /* dZ is G (or G's contiguous copy, when G was not contiguous). */
@@ -192,7 +192,7 @@ int APPLY_SPECIFIC(lstm_recurrence_grad)(
     Py_INCREF(G);
     *dZ_out = G;
 #else
-    if (lstm_op_output(dZ_out, 3, dims_z, typenum)) return 1;
+    if (lstm_output(dZ_out, 3, dims_z, typenum)) return 1;
     memcpy(PyArray_DATA(*dZ_out), PyArray_DATA(G), sizeof(real) * (size_t)(T * B * N4));
 #endif
     lstm_op_backward<real>(T, B, N, n_in, ids, (const real*)PyArray_DATA(mask),

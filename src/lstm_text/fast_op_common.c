@@ -105,22 +105,6 @@ static inline void lstm_op_mm_at(npy_intp R, npy_intp K, npy_intp Cn, const real
                  (int)(R > 0 ? R : 1), beta, out, (int)(Cn > 0 ? Cn : 1));
 }
 
-/* A C-contiguous output of the given shape and type, reusing *out (kept by Theano between
-   calls) when it fits and owns its memory: the buffers are allocated on the first call. */
-static int lstm_op_output(PyArrayObject** out, int nd, const npy_intp* dims, int typenum)
-{
-    if (*out && PyArray_BASE(*out) == NULL && PyArray_NDIM(*out) == nd &&
-            PyArray_TYPE(*out) == typenum && PyArray_IS_C_CONTIGUOUS(*out) &&
-            PyArray_ISWRITEABLE(*out)) {
-        int same = 1;
-        for (int d = 0; d < nd; d++) same &= PyArray_DIMS(*out)[d] == dims[d];
-        if (same) return 0;
-    }
-    Py_XDECREF(*out);
-    *out = (PyArrayObject*)PyArray_EMPTY(nd, (npy_intp*)dims, typenum, 0);
-    return *out ? 0 : -1;
-}
-
 /* C-contiguous views of the inputs (new references, released when this goes out of scope):
    the input itself when it is contiguous already, which is the usual case. */
 class LstmOpInputs {

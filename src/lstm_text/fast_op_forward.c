@@ -165,9 +165,9 @@ int APPLY_SPECIFIC(lstm_recurrence)(PyArrayObject* x_in, PyArrayObject* mask_in,
     if (lstm_op_check_ids(ids, T * B, n_in, op)) return 1;
 
     const npy_intp dims_n[3] = {T, B, N}, dims_4n[3] = {T, B, N4};
-    if (lstm_op_output(H_out, 3, dims_n, typenum) || lstm_op_output(C_out, 3, dims_n, typenum)
-            || lstm_op_output(G_out, 3, dims_4n, typenum)
-            || lstm_op_output(TC_out, 3, dims_n, typenum))
+    if (lstm_output(H_out, 3, dims_n, typenum) || lstm_output(C_out, 3, dims_n, typenum)
+            || lstm_output(G_out, 3, dims_4n, typenum)
+            || lstm_output(TC_out, 3, dims_n, typenum))
         return 1;
     if (APPLY_SPECIFIC(constants) == NULL || APPLY_SPECIFIC(constants_n) != N) {
         free(APPLY_SPECIFIC(constants));

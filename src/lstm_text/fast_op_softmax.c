@@ -87,8 +87,8 @@ int APPLY_SPECIFIC(softmax_nll)(PyArrayObject* E_in, PyArrayObject* b_in,
     const npy_int64* t = (const npy_int64*)PyArray_DATA(targets);
     if (lstm_op_check_ids(t, R, K, op)) return 1;
     const npy_intp dims_e[2] = {R, K}, dims_b[1] = {K};
-    if (lstm_op_output(cost_out, 0, dims_b, typenum) || lstm_op_output(dE_out, 2, dims_e, typenum)
-            || lstm_op_output(db_out, 1, dims_b, typenum))
+    if (lstm_output(cost_out, 0, dims_b, typenum) || lstm_output(dE_out, 2, dims_e, typenum)
+            || lstm_output(db_out, 1, dims_b, typenum))
         return 1;
     const real* e = (const real*)PyArray_DATA(E);
     const real* bias = (const real*)PyArray_DATA(b);
