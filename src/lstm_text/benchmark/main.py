@@ -160,17 +160,20 @@ def orchestrate(args):
 
     if not args.quick and not args.no_compile:
         print("compile time, n_h 50: fresh compile caches, (a) and (b) at the same time "
-              "(one core each), then each again with its cache filled:")
+              "(one core each), then (f) alone; then each again with its cache filled:")
         results["compile"] = {}
-        caches = {impl: tempfile.mkdtemp(prefix="lstm-text-cold-") for impl in ("a", "b")}
+        caches = {impl: tempfile.mkdtemp(prefix="lstm-text-cold-") for impl in ("a", "b", "f")}
         try:
             envs = {impl: {"LSTM_TEXT_COMPILEDIR": caches[impl]} for impl in caches}
-            colds = run_subprocesses([(["--compile-worker", "--impl", impl], 1, envs[impl],
-                                       1200, "%s cold" % LABELS[impl]) for impl in caches])
-            for impl, cold in zip(caches, colds):
+            colds = {}
+            for group in (("a", "b"), ("f",)):
+                colds.update(zip(group, run_subprocesses(
+                    [(["--compile-worker", "--impl", impl], 1, envs[impl], 1200,
+                      "%s cold" % LABELS[impl]) for impl in group])))
+            for impl in caches:
                 warm = run_subprocess(["--compile-worker", "--impl", impl], 1, envs[impl],
                                       900, "%s warm" % LABELS[impl])
-                results["compile"][impl] = {"cold": cold, "warm": warm}
+                results["compile"][impl] = {"cold": colds[impl], "warm": warm}
         finally:
             for cache in caches.values():
                 shutil.rmtree(cache, ignore_errors=True)

@@ -143,7 +143,7 @@ def worker(args):
 
 
 def compile_worker(args):
-    """One subprocess: build (a) or (b) for n_h 50 and report the seconds it took."""
+    """One subprocess: build (a), (b) or (f) for n_h 50 and report the seconds it took."""
     start = time.perf_counter()
     theano = import_theano()
     imported = time.perf_counter() - start

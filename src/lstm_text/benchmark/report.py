@@ -132,8 +132,10 @@ def markdown_report(results):
     lines.append("## Build and memory")
     lines.append("")
     if results.get("compile"):
+        together = ("of the cold builds, (a) and (b) ran" if "f" in results["compile"]
+                    else "the two cold builds ran")
         lines.append("Build time of update_model, evaluate_model and single_step (n_h 50); "
-                     "the two cold builds ran at the same time, one core each:")
+                     "%s at the same time, one core each:" % together)
         lines.append("")
         lines.append("| graph, n_h 50 | cold compile cache (s) | warm (s) | peak RSS cold (MB) |")
         lines.append("|---|---|---|---|")
