@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from lstm_text import notebook_model  # notebooks/ is on sys.path (conftest.py)
+from lstm_text import notebook_model  # the notebook's tagged cells (installed package)
 import lstm_text_data
 import theano
 
