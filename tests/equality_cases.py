@@ -22,3 +22,29 @@ def random_weights(rng):
     """The notebook's 14 parameters, random and large enough that every term matters."""
     shapes = ([(N_H, N_IN), (N_IN,)] + [(N_IN, N_H)] * 4 + [(N_H, N_H)] * 4 + [(N_H,)] * 4)
     return [rng.randn(*shape) * 0.5 for shape in shapes]
+
+
+def faithful_graph():
+    """The notebook's graph in float64 and a function of a batch giving its cost, its
+    (clipped) gradients, then the raw ones (to see that clipping acts). Compiled in
+    FAST_COMPILE mode: Theano's Python implementations, an independent reference, and 3x
+    quicker to build. (Import lstm_text.environment before this module's callers import
+    theano, as the test modules do.)"""
+    import theano
+    from lstm_text import notebook_model
+    with theano.change_flags(floatX="float64", mode="FAST_COMPILE"):
+        faithful = notebook_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
+                                              max_grad_norm=MAX_NORM)
+        function = theano.function([faithful.x, faithful.mask],
+                                   [faithful.cost] + faithful.grads +
+                                   theano.grad(faithful.cost, faithful.params))
+    return faithful, function
+
+
+def set_weights(faithful, fast, weights):
+    """Give the notebook's graph `weights` and the fused graph the same numbers, fused."""
+    from lstm_text import fast_graph
+    for param, value in zip(faithful.params, weights):
+        param.set_value(value)
+    for param, value in zip(fast.params, fast_graph.fuse_params(weights)):
+        param.set_value(value)

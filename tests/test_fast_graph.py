@@ -13,7 +13,8 @@ import pytest
 from lstm_text import environment  # noqa: F401  (before theano)
 import theano
 
-from equality_cases import BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, padded, random_weights
+from equality_cases import (BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, faithful_graph, padded,
+                             random_weights, set_weights)
 
 
 def _batch(rng):
@@ -24,16 +25,8 @@ def _batch(rng):
 @pytest.fixture(scope="module")
 def graphs():
     from lstm_text import fast_graph
-    from lstm_text import notebook_model
-    # The notebook's graph is compiled in FAST_COMPILE mode (Theano's Python implementations:
-    # an independent reference, and 3x quicker to build); the fast graph as it runs.
-    with theano.change_flags(floatX="float64", mode="FAST_COMPILE"):
-        faithful = notebook_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
-                                          max_grad_norm=MAX_NORM)
-        inputs = [faithful.x, faithful.mask]
-        # The notebook's (clipped) gradients, and the raw ones to see that clipping acts.
-        f_faithful = theano.function(inputs, [faithful.cost] + faithful.grads +
-                                     theano.grad(faithful.cost, faithful.params))
+    # The notebook's graph in FAST_COMPILE mode (see equality_cases); the fast graph as it runs.
+    faithful, f_faithful = faithful_graph()
     with theano.change_flags(floatX="float64"):
         # Only single_step compiled: the training functions are update_model's expressions,
         # compiled below into one function (Theano's optimiser is the slow part here).
@@ -45,10 +38,7 @@ def graphs():
     initial_fast = [p.get_value() for p in fast.params]
     rng = numpy.random.RandomState(1234)
     weights = random_weights(rng)
-    for param, value in zip(faithful.params, weights):
-        param.set_value(value)
-    for param, value in zip(fast.params, fast_graph.fuse_params(weights)):
-        param.set_value(value)
+    set_weights(faithful, fast, weights)
     x, mask = _batch(rng)
     out_faithful = f_faithful(x, mask)
     n_params = len(faithful.params)

@@ -19,7 +19,8 @@ import theano.tensor as T
 
 import reference_lstm
 
-from equality_cases import BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, padded, random_weights
+from equality_cases import (BATCH, MAX_NORM, N_H, N_IN, RTOL, STEPS, faithful_graph, padded,
+                             random_weights, set_weights)
 
 NAMES = ["W_out", "b_out", "W_i", "W_f", "W_c", "W_o", "U_i", "U_f", "U_c", "U_o",
          "b_i", "b_f", "b_c", "b_o"]
@@ -37,13 +38,7 @@ def _close(actual, expected, what=""):
 def graphs():
     from lstm_text import fast_graph
     from lstm_text import fast_op
-    from lstm_text import notebook_model
-    with theano.change_flags(floatX="float64", mode="FAST_COMPILE"):
-        faithful = notebook_model.build_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
-                                          max_grad_norm=MAX_NORM)
-        f_faithful = theano.function([faithful.x, faithful.mask],
-                                     [faithful.cost] + faithful.grads +
-                                     theano.grad(faithful.cost, faithful.params))
+    faithful, f_faithful = faithful_graph()
     with theano.change_flags(floatX="float64"):
         fast = fast_op.build_op_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
                                            max_grad_norm=MAX_NORM, functions=("single_step",))
@@ -52,10 +47,7 @@ def graphs():
     initial = ([p.get_value() for p in faithful.params], [p.get_value() for p in fast.params])
     rng = numpy.random.RandomState(1234)
     weights = random_weights(rng)
-    for param, value in zip(faithful.params, weights):
-        param.set_value(value)
-    for param, value in zip(fast.params, fast_graph.fuse_params(weights)):
-        param.set_value(value)
+    set_weights(faithful, fast, weights)
     batches = {
         "ragged": padded(rng, [STEPS, STEPS - 2, 2, 1], STEPS),
         "one time step": padded(rng, [1, 1, 1, 1], 1),

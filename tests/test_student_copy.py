@@ -32,9 +32,14 @@ def test_student_copy_has_no_outputs_and_one_exercise_per_suggestion():
     code = [cell for cell in student["cells"] if cell["cell_type"] == "code"]
     assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
     assert not any("execution" in cell["metadata"] for cell in student["cells"])
+    # first a note that the outputs are left out on purpose, naming the notebook that has them
+    note = student["cells"][0]
+    assert note["cell_type"] == "markdown" and note["id"] == "student-copy-note"
+    assert "without outputs" in "".join(note["source"]) and "lstm_text.ipynb" in "".join(
+        note["source"])
     # the original's cells, in order and with the same sources, then the exercises
     exercises = [cell for cell in code if cell["id"].startswith("exercise-")]
-    rest = [cell for cell in student["cells"] if cell not in exercises]
+    rest = [cell for cell in student["cells"][1:] if cell not in exercises]
     assert ["".join(c["source"]) for c in rest] == ["".join(c["source"]) for c in original["cells"]]
     assert [c["cell_type"] for c in rest] == [c["cell_type"] for c in original["cells"]]
     heading = next(index for index, cell in enumerate(student["cells"])

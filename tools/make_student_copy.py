@@ -1,8 +1,8 @@
 """Write notebooks/lstm_text_student.ipynb: the main notebook without outputs, with exercises.
 
 The student copy is notebooks/lstm_text.ipynb with every output, execution count and
-execution timestamp removed, and, after the closing "Things to try" list, one empty code
-cell per suggestion, headed `# Exercise N: ...` with the suggestion's text. Everything else
+execution timestamp removed, a first markdown cell saying so (and where the outputs of the
+real run are), and, after the closing "Things to try" list, one empty code cell per suggestion, headed `# Exercise N: ...` with the suggestion's text. Everything else
 (the cells' sources, their order, ids and tags, the notebook's metadata) is the main
 notebook's, so the copy is regenerated, never edited: `make student-copy`.
 tests/test_student_copy.py checks that the committed copy is what this script writes now.
@@ -30,6 +30,11 @@ EXERCISES_HEADING = "Things to try"
 # Cell metadata from a run (nbclient's timestamps) or a view of outputs, left out of the copy.
 RUN_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
 WIDTH = 92  # the notebook's code cells stay within this many characters
+# The copy's first cell: why it has no outputs, and where the outputs of a real run are.
+BANNER = ("*Student copy, without outputs on purpose: run the cells yourself. The same notebook "
+          "with the outputs of a real run is [`lstm_text.ipynb`](lstm_text.ipynb); this copy is "
+          "generated from it (`make student-copy`), with the closing suggestions as exercise "
+          "cells at the end.*")
 
 
 class StudentCopyError(RuntimeError):
@@ -90,6 +95,8 @@ def student_copy(notebook):
         cell["id"] = "exercise-%d" % number
         exercises.append(cell)
     nb.cells[where + 1:where + 1] = exercises
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(BANNER))
+    nb.cells[0]["id"] = "student-copy-note"
     nb.metadata["lstm_text"] = {
         "student_copy_of": "lstm_text.ipynb",
         "generated_by": "tools/make_student_copy.py (make student-copy); do not edit"}

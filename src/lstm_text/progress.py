@@ -6,14 +6,12 @@ committed notebook would keep a widget that JupyterLab cannot show without its s
 So those runners set LSTM_TEXT_HEADLESS=1, and then the bar is plain text on stderr.
 """
 import os
-import sys
 
 
 def progress_bar(**kwargs):
     """A tqdm bar for the notebook's training loop (kwargs as tqdm's: total, unit, ...)."""
     if os.environ.get("LSTM_TEXT_HEADLESS"):
-        from tqdm.std import tqdm
-        kwargs.setdefault("file", sys.stderr)
+        from tqdm.std import tqdm  # on stderr, tqdm's default
     else:
         from tqdm.auto import tqdm
     return tqdm(**kwargs)
