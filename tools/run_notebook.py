@@ -199,7 +199,12 @@ def main(argv=None):
     notebook = nbformat.read(source, as_version=4)
     print("running %s (outputs in %s) ..." % (source.name, outputs), flush=True)
     started, wall_started = time.perf_counter(), time.time()
+    # shutdown_kernel="immediate": once every cell has run, the kernel is stopped without a
+    # shutdown request. ipykernel 7.4's answer to that request races with its own IOPub thread
+    # closing and now and then prints a ZMQError traceback ("Socket operation on non-socket")
+    # after a run that succeeded; nothing of the run is lost by not asking.
     client = ProgressClient(notebook, timeout=args.timeout, kernel_name="python3",
+                            shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(source.parent)}})
     try:
         client.execute()
