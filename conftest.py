@@ -8,6 +8,12 @@ src/, and notebooks/lstm_text_data.py; nothing is added to sys.path here.
 import os
 from pathlib import Path
 
+from lstm_text import blas_library
+
+# Before any test module imports numpy: its OpenBLAS then runs the kernel the processor calls
+# for, as in the notebooks (lstm_text.environment does the same there).
+blas_library.load_numpy()
+
 REPO = Path(__file__).resolve().parent
 
 # nbval runs the notebooks on a short schedule: the kernels inherit these variables, and

@@ -35,19 +35,38 @@ def test_versions_and_flags():
         os.environ.get("LSTM_TEXT_COMPILEDIR", REPO / ".cache" / "theano"))
 
 
-def test_blas_is_openblas_exactly_when_the_compiler_can_link_it():
-    found = subprocess.run(["g++", "-print-file-name=libopenblas.so"],
-                           capture_output=True, text=True).stdout.strip()
-    expected = "-lopenblas" if os.path.isabs(found) else ""
+def test_blas_is_the_first_that_works_of_pypi_openblas_system_openblas_fallback():
+    """LSTM_TEXT_BLAS=auto: PyPI's scipy-openblas32 when installed, else the OpenBLAS the
+    compiler can link, else Theano's NumPy C-API fallback; and Theano parses the flags."""
+    import importlib.util
+    ldflags = theano.config.blas.ldflags
     if os.environ.get("LSTM_TEXT_BLAS", "auto") == "auto":
-        assert theano.config.blas.ldflags == expected
-    from theano.tensor.blas import ldflags
-    assert ldflags() == (["openblas"] if _links_openblas() else [])
+        if importlib.util.find_spec("scipy_openblas32") is not None:
+            assert "-lscipy_openblas" in ldflags.split()
+            assert "-include" + str(REPO / "src" / "lstm_text" / "scipy_openblas_names.h") \
+                in ldflags.split()
+        else:
+            found = subprocess.run(["g++", "-print-file-name=libopenblas.so"],
+                                   capture_output=True, text=True).stdout.strip()
+            assert ldflags == ("-lopenblas" if os.path.isabs(found) else "")
+    from theano.tensor.blas import ldflags as theano_ldflags
+    assert theano_ldflags() == _linked_libraries()
 
 
-def _links_openblas():
-    """Theano links OpenBLAS: -lopenblas, alone or after explicit flags (LSTM_TEXT_BLAS)."""
-    return "-lopenblas" in theano.config.blas.ldflags.split()
+def test_settings_say_which_blas_and_kernel_run():
+    settings = environment.SETTINGS
+    if _linked_libraries():
+        # The library's own description of itself: "OpenBLAS 0.3.x, kernel K, n threads (...)"
+        assert re.match(r"OpenBLAS 0\.3\.\d+\S*, kernel \w+, \d+ threads? \(", settings["blas"])
+    else:
+        assert settings["blas"] == "NumPy's (Theano's C-API fallback)"
+    assert settings["numpy blas"].startswith(("OpenBLAS 0.3.", "no bundled OpenBLAS"))
+    assert settings["cpu"]
+
+
+def _linked_libraries():
+    """The libraries named by -l in blas.ldflags (LSTM_TEXT_BLAS may give explicit flags)."""
+    return [token[2:] for token in theano.config.blas.ldflags.split() if token.startswith("-l")]
 
 
 def _masked_lstm_cost(n_in=7, n_h=5):
@@ -122,7 +141,7 @@ def test_gemm_in_the_scan_uses_the_configured_blas():
             inner_ops += [n.op for n in node.op.fn.maker.fgraph.toposort()]
     blas_ops = [op for op in inner_ops if type(op).__name__ in ("Gemm", "Dot22", "CGemv", "Gemv")]
     assert blas_ops, "no BLAS op inside the scan: %s" % sorted({type(o).__name__ for o in inner_ops})
-    wanted = ["openblas"] if _links_openblas() else []
+    wanted = _linked_libraries()
     for op in blas_ops:
         if hasattr(op, "c_libraries"):
             assert op.c_libraries() == wanted

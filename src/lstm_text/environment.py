@@ -8,10 +8,10 @@ files (~/.theanorc, ~/.fuelrc) must not change:
 
 - floatX float32 for both Theano and Fuel, so Fuel's padding mask matches the graph.
   (If Theano fails to import, Fuel silently falls back to float64.)
-- blas.ldflags: Theano 1.0.5 cannot import on numpy 1.23 unless it is set. We link
-  OpenBLAS when the C compiler can find libopenblas.so (Debian: libopenblas-dev),
-  which measured about 1.4x faster; otherwise it is empty and Theano uses its NumPy
-  C-API fallback. numpy's own bundled OpenBLAS cannot be linked (its symbols are renamed).
+- blas.ldflags: Theano 1.0.5 cannot import on numpy 1.23 unless it is set. By default it
+  links a current OpenBLAS from PyPI (scipy-openblas32), else Debian's libopenblas-dev,
+  else it is empty and Theano uses its NumPy C-API fallback; and every OpenBLAS loads with
+  the kernel the processor calls for. lstm_text.blas_library makes both choices.
 - A project-local compile cache (.cache/theano) instead of ~/.theano.
 - Scan runs its pure-Python inner loop: Theano's pre-generated Cython scan_perform.c does
   not compile on Python 3.11 (it includes longintrepr.h). Theano catches ImportError when
@@ -19,7 +19,8 @@ files (~/.theanorc, ~/.fuelrc) must not change:
   would crash every scan. We make the import fail cleanly instead (see _disable_cython_scan).
 
 Environment variables (all optional):
-  LSTM_TEXT_BLAS          auto (default), none, or explicit linker flags such as -lopenblas
+  LSTM_TEXT_BLAS          auto (default), scipy-openblas, system, none, or explicit linker
+                          flags such as -lopenblas (see lstm_text.blas_library)
   LSTM_TEXT_COMPILEDIR    Theano's base_compiledir (default: <repo>/.cache/theano)
   THEANO_FLAGS            appended after ours, so it can override them (e.g. profile=True)
 
@@ -27,9 +28,10 @@ The notebooks' LSTM_<NAME> parameters are read by lstm_text.parameters.
 """
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from lstm_text import blas_library
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # src/lstm_text/ in the repository
 FLOATX = "float32"
@@ -46,19 +48,9 @@ class EnvironmentProblem(RuntimeError):
     """The Python environment cannot run the notebook; the message says how to fix it."""
 
 
-def detect_blas(compiler="g++"):
-    """Linker flags for OpenBLAS when the compiler can link it, else '' (Theano's fallback)."""
-    choice = os.environ.get("LSTM_TEXT_BLAS", "auto").strip()
-    if choice == "none":
-        return ""
-    if choice != "auto":
-        return choice
-    try:
-        found = subprocess.run([compiler, "-print-file-name=libopenblas.so"],
-                               capture_output=True, text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return "-lopenblas" if os.path.isabs(found) and os.path.exists(found) else ""
+def detect_blas():
+    """blas.ldflags for LSTM_TEXT_BLAS (see lstm_text.blas_library.choose); '' is the fallback."""
+    return blas_library.choose()[0]
 
 
 def theano_flags(blas_ldflags):
@@ -103,11 +95,17 @@ def configure():
     if sys.version_info[:2] not in SUPPORTED_PYTHONS:
         raise EnvironmentProblem("lstm-text needs Python 3.11, 3.12 or 3.13, this is %d.%d (%s)."
                                  % (sys.version_info[0], sys.version_info[1], sys.executable))
+    blas_library.load_numpy()   # with the kernel the processor calls for (see there)
     import numpy
     _check_version("numpy", numpy)
     imported_first = "theano" in sys.modules
     if not imported_first:
-        blas = detect_blas()
+        try:
+            blas, library, _ = blas_library.choose()
+        except blas_library.BlasProblem as error:
+            raise EnvironmentProblem(str(error)) from None
+        if library is not None:
+            blas_library.load_library(library)
         os.environ["THEANO_FLAGS"] = theano_flags(blas)
         # Ignore the user's ~/.theanorc and ~/.fuelrc: the project sets what it needs.
         os.environ["THEANORC"] = os.devnull
@@ -155,16 +153,25 @@ def summary():
     import numpy
     import theano
     import fuel
+    blas = blas_library.report()
     return {
         "python": sys.version.split()[0],
         "numpy": numpy.__version__,
         "theano": theano.__version__,
         "fuel": fuel.__version__,
         "floatX": theano.config.floatX,
-        "blas.ldflags": theano.config.blas.ldflags or "(none: NumPy C-API fallback)",
+        "cpu": blas["cpu"],
+        "blas.ldflags": _shorter_paths(theano.config.blas.ldflags) or "(none: NumPy C-API fallback)",
+        "blas": blas.get("blas", "?"),
+        "numpy blas": blas["numpy blas"],
         "scan": "python loop" if sys.modules.get(SCAN_EXT, None) is None else "cython",
         "compiledir": theano.config.compiledir,
     }
+
+
+def _shorter_paths(flags):
+    """blas.ldflags with the repository's path left out of it, as printed by the notebooks."""
+    return flags.replace(str(REPO_ROOT) + os.sep, "")
 
 
 SETTINGS = configure()
