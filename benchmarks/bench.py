@@ -37,7 +37,10 @@ its entry point, and the subprocesses run it again.
 """
 import sys
 
-from lstm_text.benchmark.main import main
+from lstm_text import blas_library
+
+blas_library.load_numpy()   # before anything imports numpy: its OpenBLAS with the CPU's kernel
+from lstm_text.benchmark.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -48,6 +48,12 @@ def machine_info():
                     break
     except OSError:
         pass
+    from lstm_text import blas_library
+    cpu = blas_library.cpu()
+    info["cpu_vendor"], info["cpu_flags"] = cpu["vendor"], sorted(cpu["flags"])
+    info["kernel_for_flags"] = blas_library.kernel_for(cpu["flags"], cpu["vendor"])
+    info["clock_ghz"] = nominal_clock_ghz(info.get("cpu", ""))
+    info["peak_flops_per_cycle"] = flops_per_cycle(cpu["flags"])
     config = numpy.__config__
     blas = getattr(config, "blas_opt_info", None) or getattr(config, "blas_ilp64_opt_info", {})
     info["numpy_blas"] = " ".join(sorted(set(blas.get("libraries", [])))) or "?"
@@ -57,6 +63,32 @@ def machine_info():
     except Exception:  # noqa: BLE001
         info["torch"] = None
     return info
+
+
+def nominal_clock_ghz(model):
+    """The clock in the processor's name ('... @ 2.80GHz'), else cpuinfo's current MHz."""
+    import re
+    found = re.search(r"@\s*([0-9.]+)\s*GHz", model)
+    if found:
+        return float(found.group(1))
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1]) / 1000.0
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def flops_per_cycle(flags):
+    """Single-precision FLOPs per cycle per core the vector flags allow, with two FMA units
+    (an upper bound: some cores have one): AVX-512 64, AVX2 + FMA 32, AVX 16, else SSE 8."""
+    if "avx512f" in flags:
+        return 64
+    if {"avx2", "fma"} <= set(flags):
+        return 32
+    return 16 if "avx" in flags else 8
 
 
 def run_subprocess(mode_args, threads, env_extra, timeout, label):
@@ -195,7 +227,11 @@ def orchestrate(args):
     if not args.quick and not args.no_blas:
         print("BLAS for Theano, 1 thread (rows b, e theano and f, n_h %s):" % args.blas_sizes)
         results["blas"] = {}
-        choices = [("openblas (-lopenblas)", "-lopenblas"), ("none (NumPy C-API)", "none")]
+        from lstm_text import blas_library
+        choices = [("scipy-openblas (PyPI, the default)", "scipy-openblas")]
+        if blas_library.system_openblas():
+            choices.append(("system OpenBLAS (-lopenblas)", "system"))
+        choices.append(("none (NumPy C-API)", "none"))
         mkl = find_mkl()
         if mkl:
             choices.append(("mkl (pip mkl, -lmkl_rt)", mkl))

@@ -14,7 +14,8 @@ import numpy
 
 from lstm_text.benchmark.implementations import (NumpyLstm, expand_impls, import_theano,
                                                  make_impl)
-from lstm_text.benchmark.workloads import BATCH, GEN_CHARS, N_IN, STEPS, make_batches
+from lstm_text.benchmark.workloads import (BATCH, GEN_CHARS, LARGE_GEMM, N_IN, STEPS,
+                                           make_batches)
 
 
 def _reset_peak_rss():
@@ -72,6 +73,30 @@ def _rss_mb():
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
     except (OSError, ValueError):
         return None
+
+
+def large_gemm_gflops(n=LARGE_GEMM, reps=3):
+    """{BLAS: single-precision GFLOP/s of an n x n x n product, best of reps}: NumPy's BLAS,
+    and Theano's linked one when Theano is imported (a compiled Dot22 on shared matrices)."""
+    rng = numpy.random.RandomState(0)
+    a, b = rng.rand(n, n).astype("float32"), rng.rand(n, n).astype("float32")
+    out = numpy.empty((n, n), dtype="float32")
+    runs = {"numpy": lambda: numpy.dot(a, b, out=out)}
+    if "theano" in sys.modules:
+        theano = sys.modules["theano"]
+        from lstm_text import fast_graph
+        product = fast_graph.function([], theano.shared(a).dot(theano.shared(b)))
+        runs["theano"] = product.fn
+    result = {}
+    for name, run in runs.items():
+        run()                                     # warm-up
+        best = float("inf")
+        for _ in range(reps):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+        result[name] = 2.0 * n ** 3 / best / 1e9
+    return result
 
 
 def worker(args):
@@ -135,10 +160,15 @@ def worker(args):
             out["sizes"].setdefault(str(n_h), {})[name] = row
         del impls
     out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    if threads == 1:                        # the single-core limit, for the GFLOP/s table
+        out["large_gemm_gflops"] = large_gemm_gflops()
+    from lstm_text import blas_library
+    out["blas_libraries"] = blas_library.report()   # versions, kernels, threads
     out["load_after"] = os.getloadavg()
     if "theano" in sys.modules:
         theano = sys.modules["theano"]
-        out["theano_blas"] = theano.config.blas.ldflags or "(none: NumPy C-API fallback)"
+        from lstm_text import environment
+        out["theano_blas"] = environment.SETTINGS["blas.ldflags"]
     write_result(args.result_file, out)
 
 

@@ -8,7 +8,7 @@ import json
 import shutil
 
 from lstm_text.benchmark.implementations import LABELS
-from lstm_text.benchmark.workloads import REPO
+from lstm_text.benchmark.workloads import LARGE_GEMM, REPO, gemm_flops
 
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -66,6 +66,7 @@ def markdown_report(results):
                      cfg["n_in"],
                                         "/".join("%.0f" % v for v in cfg["real_chars_per_batch"]),
                                         cfg["batch"] * cfg["steps"], cfg["reps"]))
+    lines += _machine_lines(results)
     lines.append("")
     for threads in cfg["threads"]:
         lines.append("## Training, %d thread%s: characters per second, real (computed)"
@@ -117,6 +118,7 @@ def markdown_report(results):
             lines.append("| %s | %s |" % (label, " | ".join(cells)))
         lines.append("")
 
+    lines += _limit_lines(results)
     lines.append("## Generation (single_step sampling, 1 thread): characters per second")
     lines.append("")
     lines.append("| implementation | " + " | ".join("n_h %d" % n for n in cfg["sizes"]) + " |")
@@ -198,6 +200,13 @@ def markdown_report(results):
                     cells.append(_fmt_rate(row["computed_chars_per_s"]) if row else
                                  ("error" if "error" in run else "-"))
                 lines.append("| %s | %s | %s |" % (name, LABELS[impl], " | ".join(cells)))
+        described = [(name, run["blas_libraries"]) for name, run in results["blas"].items()
+                     if run.get("blas_libraries")]
+        if described:
+            lines += ["", "What each ran (the libraries' own version and kernel calls):", ""]
+            lines += ["- %s: Theano's BLAS %s; NumPy's %s" % (name, libs.get("blas", "?"),
+                                                             libs.get("numpy blas", "?"))
+                      for name, libs in described]
         if results.get("blas_note"):
             lines += ["", results["blas_note"]]
         lines.append("")
@@ -215,6 +224,71 @@ def markdown_report(results):
         lines.append("First-step cost, same weights and batch (n_h %d): %s." % (
             cfg["sizes"][0], ", ".join(costs)))
     return "\n".join(lines) + "\n"
+
+
+VECTOR_FLAGS = ("avx512f", "avx512_bf16", "amx_tile", "avx2", "fma", "avx")
+
+
+def _machine_lines(results):
+    """The processor's vector flags and clock, and each BLAS's version and kernel (newer runs)."""
+    machine = results["machine"]
+    if "cpu_flags" not in machine:
+        return []
+    flags = [flag for flag in VECTOR_FLAGS if flag in machine["cpu_flags"]]
+    lines = ["Processor: %s, vector flags %s (all flags in the JSON), nominal clock %s GHz; "
+             "the OpenBLAS kernel its flags call for: %s." % (
+                 machine.get("cpu_vendor", "?"), " ".join(flags) or "none",
+                 machine.get("clock_ghz") or "?", machine.get("kernel_for_flags") or "none")]
+    run = results.get("runs", {}).get(str(results["config"]["threads"][0]), {})
+    libs = run.get("blas_libraries")
+    if libs:
+        lines.append("Theano's BLAS: %s. NumPy's BLAS: %s." % (libs.get("blas", "?"),
+                                                            libs.get("numpy blas", "?")))
+    return lines
+
+
+def _limit_lines(results):
+    """The physical limit: single-core peak GFLOP/s against what each implementation reaches."""
+    cfg, machine = results["config"], results["machine"]
+    run = results.get("runs", {}).get("1", {})
+    large = run.get("large_gemm_gflops")
+    if not large:
+        return []
+    sizes = cfg["sizes"]
+    lines = ["## The physical limit, 1 thread: GFLOP/s (single precision)", "",
+             "The model's useful work is its GEMMs (%s FLOPs per step at n_h %d); each "
+             "implementation's row divides them by its median step time, so anything it does "
+             "besides the GEMMs counts against it. In brackets: the share of the large GEMM "
+             "through the same BLAS (NumPy's for (c) PyTorch's own, (d) and (e) NumPy)."
+             % ("{:,}".format(gemm_flops(sizes[0], cfg["n_in"], cfg["batch"], cfg["steps"])),
+                sizes[0]), ""]
+    lines.append("| | " + " | ".join("n_h %d" % n for n in sizes) + " |")
+    lines.append("|---" * (len(sizes) + 1) + "|")
+    clock, per_cycle = machine.get("clock_ghz"), machine.get("peak_flops_per_cycle")
+    if clock and per_cycle:
+        lines.append("| single-core peak: %.2f GHz x %d FLOPs/cycle (two FMA units) | %s |" % (
+            clock, per_cycle, " | ".join(["%.0f" % (clock * per_cycle)] * len(sizes))))
+    names = {"theano": "Theano's BLAS", "numpy": "NumPy's BLAS"}
+    for blas in ("theano", "numpy"):
+        if blas in large:
+            lines.append("| large GEMM (%d x %d x %d), %s | %s |" % (
+                LARGE_GEMM, LARGE_GEMM, LARGE_GEMM, names[blas],
+                " | ".join(["%.1f" % large[blas]] * len(sizes))))
+    for impl in _training_rows(results):
+        cells = []
+        for n_h in sizes:
+            row = _row(results, impl, 1, n_h)
+            if not row:
+                cells.append("-")
+                continue
+            gflops = gemm_flops(n_h, cfg["n_in"], cfg["batch"], cfg["steps"]) \
+                / row["step_s"]["median"] / 1e9
+            reference = large.get("theano" if impl in ("a", "b", "e_theano", "f") else "numpy")
+            cells.append("%.1f (%.0f%%)" % (gflops, 100 * gflops / reference) if reference
+                         else "%.1f" % gflops)
+        lines.append("| %s | %s |" % (LABELS[impl], " | ".join(cells)))
+    lines.append("")
+    return lines
 
 
 def save(results, table, args):

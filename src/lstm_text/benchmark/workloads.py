@@ -51,3 +51,19 @@ def initial_weights(n_in, n_h, seed=SEED, dtype="float32"):
     rng = numpy.random.RandomState(seed + n_h)
     shapes = [(n_h, n_in), (n_in,), (n_in, 4 * n_h), (n_h, 4 * n_h), (4 * n_h,)]
     return [(rng.randn(*shape) * 0.1).astype(dtype) for shape in shapes]
+
+
+LARGE_GEMM = 2048                    # n of the n x n x n product that measures a BLAS's peak
+
+
+def gemm_flops(n_h, n_in=N_IN, batch=BATCH, steps=STEPS):
+    """The floating-point operations of the GEMMs in one training step (the ceiling's, (e)).
+
+    Per time step h.U and dz.U^T, (B x n)(n x 4n) each; the weight gradient H^T dZ over all
+    steps; the output layer's three products over the predicted steps. 2 FLOPs per
+    multiply-add. The character lookup is not a product in the model and is not counted.
+    """
+    rows, predicted = steps * batch, (steps - 1) * batch
+    recurrent = 2 * steps * 2 * batch * n_h * 4 * n_h + 2 * n_h * rows * 4 * n_h
+    output = 3 * 2 * predicted * n_h * n_in
+    return recurrent + output
