@@ -251,10 +251,20 @@ def test_unpatched_theano_is_explained():
     assert "patched by lstm-text is missing" in out and "tools/install_theano.py" in out
 
 
+def _python_with_blas(choice, script):
+    """stdout of `script` in a fresh Python with LSTM_TEXT_BLAS=choice."""
+    env = dict(os.environ, LSTM_TEXT_BLAS=choice, THEANO_FLAGS="")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120).stdout
+
+
 def test_blas_override_none_uses_the_fallback():
-    env = dict(os.environ, LSTM_TEXT_BLAS="none", THEANO_FLAGS="")
-    script = ("from lstm_text import environment; import theano; "
-              "print(repr(theano.config.blas.ldflags), environment.SETTINGS['blas.ldflags'])")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, timeout=120).stdout
+    out = _python_with_blas("none", "from lstm_text import environment; import theano; print("
+                            "repr(theano.config.blas.ldflags), environment.SETTINGS['blas.ldflags'])")
     assert out.startswith("'' (none: NumPy C-API fallback)")
+
+
+def test_a_bad_blas_setting_is_one_clear_error():
+    out = _python_with_blas("openblass", "try:\n    from lstm_text import environment\n"
+                            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    assert out.startswith("EnvironmentProblem LSTM_TEXT_BLAS='openblass' is not one of")

@@ -197,11 +197,12 @@ def load_library(path, what="theano"):
     """Load the OpenBLAS at `path` now, with the kernel the CPU calls for; keep it loaded.
 
     Theano's compiled modules that link it later get this copy: the dynamic loader does not
-    load one library twice.
+    load one library twice. It is loaded locally (RTLD_LOCAL), so its symbols do not take the
+    place of another library's own BLAS (scipy's wheel bundles one with the same names).
     """
     forced, detected = wanted_kernel(path)
     with coretype(forced):
-        _HANDLES.append(ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL))
+        _HANDLES.append(ctypes.CDLL(path))
     LOADED[what] = {"forced": forced, "detected": detected, "late": False, "path": path}
 
 
@@ -296,7 +297,8 @@ def _line(library, record):
     words = library["config"].split()
     version = " ".join(words[:2]) if words[:1] == ["OpenBLAS"] else library["config"]
     threads = library["threads"]
-    return "%s, kernel %s, %s thread%s%s" % (version, library["kernel"], threads,
+    return "%s, kernel %s, %s thread%s%s" % (version, library["kernel"],
+                                             "?" if threads is None else threads,
                                              "" if threads == 1 else "s", _origin(record))
 
 
@@ -316,7 +318,8 @@ def report():
     if theano_lib:
         out["blas"] = _line(theano_lib[0], LOADED.get("theano"))
     elif theano_path is None:
-        out["blas"] = "NumPy's (Theano's C-API fallback)" if not _theano_ldflags() else "as linked"
+        out["blas"] = ("NumPy's (Theano's C-API fallback)" if not _theano_ldflags() else
+                       "linked by explicit LSTM_TEXT_BLAS flags (version and kernel not read)")
     if numpy_libs:
         out["numpy blas"] = _line(numpy_libs[0], LOADED.get("numpy"))
     else:

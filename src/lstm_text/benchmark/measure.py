@@ -166,7 +166,6 @@ def worker(args):
     out["blas_libraries"] = blas_library.report()   # versions, kernels, threads
     out["load_after"] = os.getloadavg()
     if "theano" in sys.modules:
-        theano = sys.modules["theano"]
         from lstm_text import environment
         out["theano_blas"] = environment.SETTINGS["blas.ldflags"]
     write_result(args.result_file, out)
