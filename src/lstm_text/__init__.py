@@ -4,6 +4,7 @@ The model is defined once, in notebooks/lstm_text.ipynb; notebook_model runs its
 Import `lstm_text.environment` before theano or fuel (it sets their flags). Modules:
 
     environment     Theano and Fuel flags, the BLAS, version checks (import it first)
+    blas_library    which BLAS Theano links, and the kernel each OpenBLAS runs
     parameters      the notebooks' LSTM_<NAME> variables, converted and checked
     files           atomic writes, checksums, gzip, reading text lines with clear errors
     corpus          the bundled Austen corpus, the original one, your files: checked, for Fuel
