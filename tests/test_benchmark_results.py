@@ -99,3 +99,20 @@ def test_rates_follow_from_the_step_times():
                 for impl, record in per_impl.items():
                     assert record["computed_chars_per_s"]["median"] == pytest.approx(
                         chars / record["step_s"]["median"], rel=1e-9), (path.stem, impl)
+
+
+def test_gemm_flops_are_the_ceilings_products():
+    """The GFLOP/s table's FLOP count: 1,168,200,000 at n_h 50 worked out by hand, and for
+    every size 2 m k n summed over the products the ceiling (row e) actually computes."""
+    from lstm_text.benchmark.implementations import CeilingNumpy
+    from lstm_text.benchmark.workloads import STEPS, gemm_flops
+    # n_h 50, batch 100, 150 steps, 60 characters: 2 x 150 x 2 x 100 x 50 x 200 (the per-step
+    # pair) + 2 x 50 x 15000 x 200 (dU) + 3 x 2 x 14900 x 50 x 60 (the output layer).
+    assert gemm_flops(50) == 600_000_000 + 300_000_000 + 268_200_000
+    for n_h in (50, 128, 512):
+        c = CeilingNumpy(n_h)
+        products = [(c.h, c.u)] * STEPS + [(c.dz, c.u.T)] * STEPS + [
+            (c.H.T, c.dZ), (c.H2, c.w_out), (c.H2.T, c.dE), (c.dE, c.w_out.T)]
+        assert all(a.shape[1] == b.shape[0] for a, b in products)
+        flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in products)
+        assert gemm_flops(n_h) == flops, n_h

@@ -48,11 +48,6 @@ class EnvironmentProblem(RuntimeError):
     """The Python environment cannot run the notebook; the message says how to fix it."""
 
 
-def detect_blas():
-    """blas.ldflags for LSTM_TEXT_BLAS (see lstm_text.blas_library.choose); '' is the fallback."""
-    return blas_library.choose()[0]
-
-
 def theano_flags(blas_ldflags):
     """The THEANO_FLAGS string we run with; a user's THEANO_FLAGS come last and win."""
     compiledir = os.environ.get("LSTM_TEXT_COMPILEDIR", str(REPO_ROOT / ".cache" / "theano"))

@@ -40,17 +40,10 @@ threads sleep; it is what a shared machine needs, and it is the only OpenMP runt
 def machine_info():
     info = {"python": sys.version.split()[0], "platform": platform.platform(),
             "cores": os.cpu_count(), "numpy": numpy.__version__}
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     from lstm_text import blas_library
     cpu = blas_library.cpu()
-    info["cpu_vendor"], info["cpu_flags"] = cpu["vendor"], sorted(cpu["flags"])
+    info["cpu"], info["cpu_vendor"], info["cpu_flags"] = (cpu["model"], cpu["vendor"],
+                                                          sorted(cpu["flags"]))
     info["kernel_for_flags"] = blas_library.kernel_for(cpu["flags"], cpu["vendor"])
     info["clock_ghz"] = nominal_clock_ghz(info.get("cpu", ""))
     info["peak_flops_per_cycle"] = flops_per_cycle(cpu["flags"])
