@@ -4,7 +4,7 @@
 #   make lab    open Jupyter Lab in the environment
 #   make clean  remove the environment, caches and everything generated
 #   (also: make experiments, make bench, make bench-quick, make notebook-outputs, make golden,
-#    make student-copy, make test-browser; see README.md)
+#    make student-copy, make test-browser, make study; see README.md)
 #   Any target: PYTHON=python3.12 (or a path) picks the Python version; see below.
 SHELL := /bin/bash
 # Python 3.11, 3.12 and 3.13 are supported. Without PYTHON=, the newest python3.1x on PATH
@@ -85,6 +85,21 @@ bench-quick: bench-torch
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# How far the model goes in STUDY_MINUTES of wall time: the one-C-Op trainer and PyTorch's, at
+# once, one thread each (lstm_text.study; docs/study.md). Outputs and logs in build/study/.
+# Run it again after a kill: each trainer resumes from its last checkpoint.
+STUDY_MINUTES ?= 30
+STUDY_ARGS ?=
+.PHONY: study
+study: bench-torch
+	mkdir -p build/study
+	OPENBLAS_NUM_THREADS=1 $(PY) -m lstm_text.study --trainer fast --minutes $(STUDY_MINUTES) \
+	  --out build/study/fast $(STUDY_ARGS) > build/study/fast.log 2>&1 & fast=$$!; \
+	OPENBLAS_NUM_THREADS=1 $(PY) -m lstm_text.study --trainer torch --minutes $(STUDY_MINUTES) \
+	  --out build/study/torch $(STUDY_ARGS) > build/study/torch.log 2>&1 & torch=$$!; \
+	wait $$fast; a=$$?; wait $$torch; b=$$?; \
+	tail -n 1 build/study/fast.log build/study/torch.log; test $$a = 0 && test $$b = 0
 
 # The browser test alone: installs Debian's chromium (as root) and Playwright's Python package
 # into the environment, then opens the notebook in JupyterLab in headless Chromium (about 30 s

@@ -15,6 +15,7 @@ Import `lstm_text.environment` before theano or fuel (it sets their flags). Modu
     fast_graph      the same model as an optimised Theano graph (fused gates, C cell ops)
     fast_op         the whole recurrence in one C Op (its C sources: fast_op_*.c)
     experiments     the experiments notebook's runner cells, imported by its tests
+    study           how far the model goes in 30 minutes: two trainers, logged, resumable
     benchmark       the speed benchmark (benchmarks/bench.py is its entry point)
 
 The notebook's own helper for downloads and the dictionary is notebooks/lstm_text_data.py.

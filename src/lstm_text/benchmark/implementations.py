@@ -178,35 +178,17 @@ class OpImpl(_GraphImpl):
 
 
 class TorchImpl:
+    """(c): PyTorch's nn.LSTM (lstm_text.benchmark.torch_lstm), plain SGD on the same weights."""
     name = "c"
 
     def __init__(self, n_h, threads):
-        import torch
-        torch.set_num_threads(threads)
-        self.torch = torch
-        self.lstm = torch.nn.LSTM(N_IN, n_h)
-        self.linear = torch.nn.Linear(n_h, N_IN)
-        w_out, b_out, w, u, b = initial_weights(N_IN, n_h)
-        with torch.no_grad():                 # same weights; torch's gate order is i, f, g, o
-            self.lstm.weight_ih_l0.copy_(torch.from_numpy(w.T.copy()))
-            self.lstm.weight_hh_l0.copy_(torch.from_numpy(u.T.copy()))
-            self.lstm.bias_ih_l0.copy_(torch.from_numpy(b))
-            self.lstm.bias_hh_l0.zero_()
-            self.linear.weight.copy_(torch.from_numpy(w_out.T.copy()))
-            self.linear.bias.copy_(torch.from_numpy(b_out))
-        params = list(self.lstm.parameters()) + list(self.linear.parameters())
-        self.optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
+        from lstm_text.benchmark.torch_lstm import TorchLstm
+        self.model = TorchLstm(initial_weights(N_IN, n_h), batch_size=BATCH, threads=threads)
+        self.optimizer = self.model.torch.optim.SGD(self.model.params, lr=LEARNING_RATE)
 
     def update(self, x, mask):
-        torch = self.torch
-        x_t = torch.from_numpy(x)
-        inputs = torch.nn.functional.one_hot(x_t, N_IN).to(torch.float32)
-        weights = torch.from_numpy(mask[1:]).reshape(-1)
         self.optimizer.zero_grad(set_to_none=True)
-        hidden, _ = self.lstm(inputs)
-        logits = self.linear(hidden[:-1]).reshape(-1, N_IN)
-        nll = torch.nn.functional.cross_entropy(logits, x_t[1:].reshape(-1), reduction="none")
-        cost = (nll * weights).sum() / BATCH
+        cost = self.model.cost(x, mask)
         cost.backward()
         self.optimizer.step()
         return cost.item()
