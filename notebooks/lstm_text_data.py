@@ -104,10 +104,22 @@ def _problem(path, url, check):
     return _html_problem(path, url) or (check(path) if check else None)
 
 def _reject(path, dest):
-    """Move an unusable `path` to DEST.rejected (replacing an older one), kept for inspection."""
-    aside = dest.with_name(dest.name + ".rejected")
-    os.replace(path, aside)
-    return aside
+    """Move an unusable `path` aside for inspection, to the first free name of DEST.rejected,
+    DEST.rejected.1, ...: an older rejected file (perhaps the user's own) is never replaced."""
+    for number in range(1000):
+        aside = dest.with_name(dest.name + ".rejected" + (f".{number}" if number else ""))
+        try:
+            os.link(path, aside)    # fails if `aside` exists: no race can overwrite it
+        except FileExistsError:
+            continue
+        except OSError:             # a file system without hard links
+            if aside.exists():
+                continue
+            os.replace(path, aside)
+            return aside
+        os.unlink(path)
+        return aside
+    raise DataError(f"{dest}: 1000 rejected copies beside it already; delete them.")
 
 class _Progress:
     """A one-line report on stderr for large downloads: size, percentage and rate."""
@@ -356,6 +368,11 @@ class _NoGlobalsUnpickler(pickle.Unpickler):
     """Unpickles only plain data: any class or function in the pickle is refused, not run."""
 
     def find_class(self, module, name):
+        if module.split(".")[0] == "numpy":
+            raise pickle.UnpicklingError(
+                f"it holds NumPy objects ({module}.{name}), e.g. numpy.int64 ids; save it with "
+                f"plain Python values, e.g. {{char: int(i) for char, i in d.items()}} (only "
+                f"plain data is read from a pickle, so it was not loaded)")
         raise pickle.UnpicklingError(
             f"it refers to {module}.{name}; a dictionary needs no code, so the file may be "
             f"malicious and was not loaded")

@@ -105,7 +105,8 @@ MAIN_CASES = [
     ("SAMPLE_LENGTH", "-1", "LSTM_SAMPLE_LENGTH=-1: must be an integer >= 0"),
     ("CORPUS", "shakespeare", "LSTM_CORPUS=shakespeare: must be one of austen, original, tiny"),
     ("CORPUS", "", "LSTM_CORPUS='': must be one of austen, original, tiny, not empty"),
-    ("OUTPUT_DIR", "", "LSTM_OUTPUT_DIR='': must be a folder (created if missing), not empty"),
+    ("OUTPUT_DIR", "", "LSTM_OUTPUT_DIR='': must be a folder that can be written (created if "
+     "missing), not empty"),
 ]
 
 
@@ -121,8 +122,30 @@ def test_main_notebook_refuses_a_bad_parameter_in_one_line(run_parameters, Param
 def test_main_notebook_refuses_an_output_dir_that_is_a_file(run_parameters, ParameterError,
                                                             a_file):
     with pytest.raises(ParameterError, match=r"^LSTM_OUTPUT_DIR=\S+a-file: must be a folder "
-                       r"\(created if missing\); \S+a-file is a file$"):
+                       r"that can be written \(created if missing\); \S+a-file is a file$"):
         run_parameters(MAIN, OUTPUT_DIR=str(a_file))
+
+
+def test_an_output_dir_under_a_file_is_refused_before_training(run_parameters, ParameterError,
+                                                               a_file):
+    # Before, this passed the check and the run failed only after training, losing the model.
+    with pytest.raises(ParameterError) as error:
+        run_parameters(MAIN, OUTPUT_DIR=str(a_file / "sub"))
+    assert str(error.value) == ("LSTM_OUTPUT_DIR=%s: must be a folder that can be written "
+                                "(created if missing); %s cannot be written to (Not a directory)"
+                                % (a_file / "sub", a_file / "sub"))
+
+
+def test_the_output_folder_is_created_and_the_model_saved_before_the_plot(run_parameters,
+                                                                          tmp_path):
+    namespace = run_parameters(MAIN, OUTPUT_DIR=str(tmp_path / "new" / "out"))
+    assert (tmp_path / "new" / "out").is_dir() and names(tmp_path / "new" / "out") == []
+    cells = [cell.source for cell in nbformat.read(MAIN, as_version=4).cells
+             if cell.cell_type == "code"]
+    saves = next(i for i, text in enumerate(cells) if "save_checkpoint(model_file" in text)
+    plots = next(i for i, text in enumerate(cells) if "plot_learning_curves(" in text)
+    assert saves < plots and "atomic_open(metrics_file" in cells[saves]
+    assert namespace["output_dir"] == str(tmp_path / "new" / "out")
 
 
 def test_main_notebook_accepts_its_defaults_and_prints_them(run_parameters, capsys):
@@ -226,6 +249,47 @@ def test_not_a_text_file_says_what_it_is_in_any_encoding(tmp_path, data, what, c
     message = str(error.value)
     assert message.startswith(str(path)) and what in message and convert in message
     assert "latin-1" not in message  # the hint that read UTF-16 as garbage is gone
+
+
+@pytest.mark.parametrize("data, what", [
+    (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "is a PNG image"),
+    (b"\xff\xd8\xff\xe0\0\x10JFIF", "is a JPEG image"),
+    (b"\x7fELF\x02\x01\x01\0", "is a program (ELF)"),
+    (b"ab\n\x01\x02\x03\xfe\xff\n", "line 2: holds 3 control bytes that text never has: this "
+     "is binary data"),
+], ids=["png", "jpeg", "elf", "other binary"])
+def test_a_binary_file_is_called_binary_not_a_wrong_encoding(tmp_path, data, what):
+    path = tmp_path / "picture.txt"
+    path.write_bytes(data)
+    with pytest.raises(DataError) as error:
+        corpora.check_text_file(path)
+    assert str(error.value).startswith(str(path)) and what in str(error.value)
+    assert "iconv" not in str(error.value) and "WINDOWS-1252" not in str(error.value)
+
+
+def test_a_symbolic_link_loop_or_to_nothing_is_named_as_such(tmp_path):
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(tmp_path / "loop.txt")
+    with pytest.raises(DataError, match=r"loop.txt: a loop of symbolic links"):
+        corpora.check_text_file(loop)
+    dangling = tmp_path / "dangling.txt"
+    dangling.symlink_to(tmp_path / "gone.txt")
+    with pytest.raises(DataError, match=r"dangling.txt: a symbolic link to \S+gone.txt, which "
+                       r"does not exist"):
+        corpora.check_text_file(dangling)
+    with pytest.raises(DataError, match=r"missing.txt: file not found"):
+        corpora.check_text_file(tmp_path / "missing.txt")
+
+
+def test_the_unknown_character_warning_names_the_users_file(tmp_path):
+    train, valid = tmp_path / "mine.txt", tmp_path / "my_valid.txt"
+    train.write_text("plain sentence here.\n")
+    valid.write_text("with a new character: zq!\n")
+    with pytest.warns(UserWarning) as caught:
+        corpora.load_corpus(train=train, valid=valid, work_dir=tmp_path / "work")
+    unknown = [str(w.message) for w in caught if "not in the dictionary" in str(w.message)]
+    assert len(unknown) == 1 and unknown[0].startswith(str(valid) + ": "), unknown
+    assert str(tmp_path / "work") not in unknown[0]
 
 
 def test_user_files_in_utf16_are_refused_and_nothing_is_written(tmp_path):
@@ -380,6 +444,39 @@ def test_a_cached_html_page_from_an_earlier_run_is_moved_aside(server, monkeypat
         corpus = corpora.load_corpus("original", work_dir=tmp_path)
     assert len(corpus.dictionary) == 4
     assert (folder / "dictionary.pkl.rejected").read_bytes() == PORTAL
+
+
+def test_a_rejected_file_is_never_replaced_and_the_users_own_file_is_kept(server, tmp_path):
+    # The user's own dictionary (numpy ids: refused), then a login page instead of the file:
+    # both are kept, numbered, and the message about the first one says what is wrong.
+    import numpy
+    dest = tmp_path / "dictionary.pkl"
+    mine = pickle.dumps({"a": numpy.int64(0), "~": numpy.int64(1)})
+    dest.write_bytes(mine)
+    (tmp_path / "dictionary.pkl.rejected").write_bytes(b"rejected last week")
+    server.routes["/dictionary.pkl"] = answer(PORTAL)
+    with pytest.warns(UserWarning, match=r"it holds NumPy objects \(numpy\S*\), e.g. "
+                      r"numpy.int64 ids; save it with plain Python values") as caught:
+        with pytest.raises(DataError, match=r"kept as \S+dictionary.pkl.rejected.2 for "):
+            ltd.download(server.url + "/dictionary.pkl", dest, check=ltd._dictionary_problem)
+    assert "Moved it to %s" % (tmp_path / "dictionary.pkl.rejected.1") in str(caught[0].message)
+    assert "malicious" not in str(caught[0].message)
+    assert (tmp_path / "dictionary.pkl.rejected").read_bytes() == b"rejected last week"
+    assert (tmp_path / "dictionary.pkl.rejected.1").read_bytes() == mine
+    assert (tmp_path / "dictionary.pkl.rejected.2").read_bytes() == PORTAL
+    assert not dest.exists()
+
+
+def test_a_wrong_checksum_twice_keeps_both_files(server, tmp_path):
+    dest = tmp_path / "t.txt"
+    dest.write_bytes(b"the user's good file\n")
+    server.routes["/t.txt"] = answer(b"served\n")
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="SHA-256"):
+        ltd.download(server.url + "/t.txt", dest, sha256="0" * 64)
+    with pytest.raises(DataError, match="SHA-256"):
+        ltd.download(server.url + "/t.txt", dest, sha256="0" * 64)
+    assert (tmp_path / "t.txt.rejected").read_bytes() == b"the user's good file\n"
+    assert names(tmp_path) == ["t.txt.rejected"]
 
 
 def test_html_page_instead_of_a_gz_file_is_named_as_such(server, tmp_path):

@@ -310,3 +310,54 @@ def test_the_file_is_what_numpy_savez_writes(good):
     with numpy.load(good) as archive:  # numpy still reads it as before
         numpy.testing.assert_array_equal(archive["W_i"], ARRAYS["W_i"])
         assert json.loads(str(archive["__meta__"]))["name"] == "adam"
+
+
+def _deflated_zeros(path, n_bytes):
+    """A checkpoint whose one array is n_bytes of float32 zeros, deflated (a small file), written
+    in pieces so that the test itself never holds the array."""
+    header = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                     "shape": (n_bytes // 4,)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("W.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            zeros = bytes(1 << 20)
+            for _ in range(n_bytes >> 20):
+                member.write(zeros)
+        archive.writestr("__meta__.npy", npy_bytes(numpy.array("{}")))
+    return path
+
+
+def test_a_small_file_that_claims_much_memory_is_refused_before_allocating(tmp_path):
+    # 64 MB of zeros deflate to about 64 kB: the 1100x allowance of deflate lets such a file
+    # claim 1100 times its size. The caller's bound (a few times its model) refuses it.
+    path = _deflated_zeros(tmp_path / "bomb.npz", 64 << 20)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        message = refused(path, "its arrays claim 67.1 MB, more than the 16.8 MB",
+                          "nothing was loaded", max_bytes=16 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+    assert str(path) in message
+
+
+def test_without_a_bound_the_loader_allows_at_most_max_bytes(tmp_path, monkeypatch):
+    from lstm_text import checkpoints
+    path = _deflated_zeros(tmp_path / "big.npz", 8 << 20)
+    monkeypatch.setattr(checkpoints, "MAX_BYTES", 4 << 20)
+    refused(path, "its arrays claim 8.4 MB, more than the 4.2 MB")
+
+
+def test_an_array_is_read_into_place_without_a_second_copy(tmp_path):
+    path = _deflated_zeros(tmp_path / "zeros.npz", 32 << 20)
+    tracemalloc.start()
+    try:
+        arrays, _ = load_checkpoint(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert arrays["W"].nbytes == 32 << 20 and not arrays["W"].any()
+    assert peak < (32 << 20) * 1.2, peak       # the array and one piece, not two arrays

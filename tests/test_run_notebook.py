@@ -139,14 +139,13 @@ def test_timeout_stops_with_one_line_and_keeps_the_partial_copy(tmp_path):
     run = Run(tmp_path, notebook, "--timeout", "2")
     assert run.finish(timeout=60) == 124, run.text()
     assert time.monotonic() - run.started < 45
-    err = [line for line in run.text("err").splitlines() if line.strip()
-           and "IPKernelApp" not in line]
+    err = [line for line in run.text("err").splitlines() if line.strip()]
     assert len(err) == 1, err
     assert err[0].startswith("stopped: cell 2/2 (Slow part) ran longer than --timeout 2 s; "
-                             "the partly executed copy is %s" % (run.out / "slow.ipynb"))
+                             "the partly executed copy is %s;" % (run.out / "slow.partial.ipynb"))
     assert "rerun with a larger --timeout" in err[0]
     assert "Traceback" not in run.text()
-    partial = nbformat.read(run.out / "slow.ipynb", as_version=4)
+    partial = nbformat.read(run.out / "slow.partial.ipynb", as_version=4)
     assert "before the sleep" in partial.cells[1].outputs[0]["text"]
 
 
@@ -164,20 +163,24 @@ def test_ctrl_c_interrupts_the_kernel_and_says_what_was_saved(tmp_path):
         "    open(os.path.join(folder, 'checkpoint.npz'), 'w').close()  # the notebook saves\n"
         "    raise",
         "print('never reached')")
+    # A complete run's notebook is already there: the interrupted run must not replace it.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "train.ipynb").write_text("the complete run of yesterday")
     run = Run(tmp_path, notebook)
     run.wait_for("KERNEL-PID ")
     kernel = int(next(line.split()[1] for _, _, line in run.lines if "KERNEL-PID " in line))
     os.killpg(run.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     assert run.finish(timeout=30) == 130, run.text()
-    err = [line for line in run.text("err").splitlines() if line.strip()
-           and "IPKernelApp" not in line]
+    err = [line for line in run.text("err").splitlines() if line.strip()]
     assert len(err) == 1, err
     assert err[0].startswith("interrupted in cell 2/3 (8. Training) after ")
-    assert "the partly executed copy is %s" % (run.out / "train.ipynb") in err[0]
+    assert ("the partly executed copy is %s (the complete train.ipynb of an earlier run is "
+            "untouched)" % (run.out / "train.partial.ipynb")) in err[0]
+    assert (run.out / "train.ipynb").read_text() == "the complete run of yesterday"
     assert "written to %s: checkpoint.npz" % (run.out / "outputs") in err[0]
     assert "rerun: " in err[0] and "train.ipynb --out" in err[0]
     assert "Traceback" not in run.text() and "never reached" not in run.text()
-    partial = nbformat.read(run.out / "train.ipynb", as_version=4)
+    partial = nbformat.read(run.out / "train.partial.ipynb", as_version=4)
     assert partial.cells[1].outputs[-1]["ename"] == "KeyboardInterrupt"
     deadline = time.monotonic() + 10
     while alive(kernel) and time.monotonic() < deadline:
@@ -238,3 +241,40 @@ def test_a_second_ctrl_c_stops_a_kernel_that_ignores_the_first(tmp_path):
     while alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(kernel)
+
+
+def test_a_relative_output_folder_is_relative_to_where_the_command_runs(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    notebook = make_notebook(
+        tmp_path / "notebooks" / "rel.ipynb",
+        "import json, os\nfolder = os.environ['LSTM_OUTPUT_DIR']\nprint('OUTPUT', folder)\n"
+        "os.makedirs(folder, exist_ok=True)\n"
+        "with open(os.path.join(folder, 'metrics.json'), 'w') as out:\n"
+        "    json.dump({'final_valid_bpc': 2.5, 'minibatches': 7}, out)")
+    run = Run(tmp_path, notebook, env={"LSTM_OUTPUT_DIR": "build/relrun"})
+    assert run.finish() == 0, run.text()
+    assert (tmp_path / "build" / "relrun" / "metrics.json").is_file()
+    assert not (tmp_path / "notebooks" / "build").exists()
+    out = run.text("out")
+    assert "OUTPUT %s" % (tmp_path / "build" / "relrun") in out      # absolute in the kernel
+    assert "(outputs in %s)" % (tmp_path / "build" / "relrun") in out
+    assert "final validation: 2.500 bits per character after 7 minibatches" in out
+    assert "outputs in %s: metrics.json" % (tmp_path / "build" / "relrun") in out
+
+
+def test_the_kernel_uses_private_ipc_sockets_removed_even_when_it_is_killed(tmp_path):
+    notebook = make_notebook(
+        tmp_path / "killed.ipynb",
+        "import json, os\nfrom ipykernel import get_connection_file\n"
+        "info = json.load(open(get_connection_file()))\n"
+        "print('CONNECTION', get_connection_file(), info['transport'], flush=True)\n"
+        "os.kill(os.getpid(), 9)")
+    run = Run(tmp_path, notebook)
+    assert run.finish() == 1, run.text()
+    assert "the kernel died in cell 1/1" in run.text("err")
+    line = next(line for _, _, line in run.lines if line.strip().startswith("CONNECTION"))
+    connection_file, transport = line.split()[1:3]
+    assert transport == "ipc"
+    assert not os.path.exists(connection_file)
+    assert not os.path.exists(os.path.dirname(connection_file))   # sockets and key: all gone
+    assert "without encryption" not in run.text()

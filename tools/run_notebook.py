@@ -5,13 +5,17 @@ Usage: python tools/run_notebook.py notebooks/lstm_text.ipynb [--out build/run] 
 
 The kernel runs in the notebook's folder and inherits this environment, so LSTM_* variables
 set the run's size. The notebook writes its outputs (model, metrics.json, plot) into
-LSTM_OUTPUT_DIR, which we point at --out. --in-place also writes the executed notebook back
+LSTM_OUTPUT_DIR, which we point at --out. A relative LSTM_OUTPUT_DIR, LSTM_EXPERIMENTS_DIR or
+LSTM_EXPERIMENTS_DOCS_DIR is relative to the folder this command runs in (made absolute before
+the kernel starts in the notebook's folder). --in-place also writes the executed notebook back
 over the tracked one: that is how the committed outputs are produced, from a real run.
 
 While it runs it shows each cell as it starts ("[cell 19/37] 5. The computation graph"),
 the notebook's own output lines as they arrive, and how long the Theano compile will take;
 it ends with a summary and where the outputs are. A failure, Ctrl-C or --timeout stops the
-kernel, keeps the partly executed copy and says so in one line. Exit status: 0 done, 1 a
+kernel, keeps the partly executed copy as NAME.partial.ipynb beside the last complete one
+(which it never replaces) and says so in one line. The kernel talks to this process over
+local (IPC) sockets in a private temporary folder, removed at the end whatever happens. Exit status: 0 done, 1 a
 cell failed, 124 a cell ran past --timeout, 130 interrupted.
 """
 import argparse
@@ -24,6 +28,7 @@ import shlex
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,11 +36,16 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from lstm_text.files import atomic_write_bytes
+
 REPO = Path(__file__).resolve().parent.parent
 # Errors whose message says all a user needs: shown in one line, without the traceback.
 NAMED_ERRORS = {"ParameterError", "DataError", "CheckpointError", "EnvironmentProblem",
                 "FloatingPointError"}
 KILL_AFTER = 10  # seconds an interrupted kernel gets to stop before it is shut down
+# Parameters that name folders: made absolute against the folder the user runs this in.
+FOLDER_VARIABLES = ("LSTM_OUTPUT_DIR", "LSTM_EXPERIMENTS_DIR", "LSTM_EXPERIMENTS_DOCS_DIR")
+MAX_IPC_PATH = 90  # a Unix socket path must be short (108 bytes); else the kernel uses TCP
 
 
 class Stopped(Exception):
@@ -67,8 +77,9 @@ class ProgressClient(NotebookClient):
     """A NotebookClient that prints cells, output lines and compile notes as they happen,
     and turns Ctrl-C into a clean stop (the kernel is interrupted, then shut down)."""
 
-    def __init__(self, notebook, **kwargs):
+    def __init__(self, notebook, kernel_dir=None, **kwargs):
         super().__init__(notebook, **kwargs)
+        self.kernel_dir = kernel_dir  # the connection file and IPC sockets go here
         self.titles = headings(notebook)
         self.current = None           # index of the cell executing now
         self.cell_started = None
@@ -87,9 +98,22 @@ class ProgressClient(NotebookClient):
         return "cell %d/%d (%s)" % (self.current + 1, len(self.nb.cells),
                                     self.titles.get(self.current, ""))
 
-    # -- Ctrl-C
+    def create_kernel_manager(self):
+        """The kernel's connection file in our private folder, and IPC sockets beside it (no
+        TCP port, no 'running over TCP without encryption' warning) when the path is short."""
+        km = super().create_kernel_manager()
+        if self.kernel_dir is not None:
+            km.connection_file = os.path.join(self.kernel_dir, "kernel.json")
+            if len(km.connection_file) <= MAX_IPC_PATH:
+                km.transport = "ipc"
+                km.ip = os.path.join(self.kernel_dir, "ipc")
+        return km
+
+    # -- Ctrl-C (and SIGTERM, as a stop request from a process manager)
     def _install_interrupt(self, notebook):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._interrupt)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, self._interrupt)
+        loop.add_signal_handler(signal.SIGTERM, self._interrupt)
 
     def _interrupt(self):
         self.interrupted += 1
@@ -154,6 +178,11 @@ class ProgressClient(NotebookClient):
             self._stream(name, "\n")
 
 
+def write_notebook(notebook, path):
+    """nbformat.write through the atomic writer: the whole notebook or the old file."""
+    atomic_write_bytes(path, nbformat.writes(notebook).encode("utf-8"))
+
+
 def duration(seconds):
     return "%.0f s" % seconds if seconds < 120 else "%.1f minutes" % (seconds / 60)
 
@@ -193,9 +222,13 @@ def main(argv=None):
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LSTM_OUTPUT_DIR", str(out / source.stem))
+    for name in FOLDER_VARIABLES:   # relative to here, not to the kernel's folder
+        if os.environ.get(name):
+            os.environ[name] = os.path.abspath(os.environ[name])
     os.environ["LSTM_TEXT_HEADLESS"] = "1"  # no browser shows a widget: text progress bars
     outputs = os.environ["LSTM_OUTPUT_DIR"]
     executed_path = out / source.name
+    partial_path = out / (source.stem + ".partial.ipynb")
     notebook = nbformat.read(source, as_version=4)
     print("running %s (outputs in %s) ..." % (source.name, outputs), flush=True)
     started, wall_started = time.perf_counter(), time.time()
@@ -203,19 +236,32 @@ def main(argv=None):
     # shutdown request. ipykernel 7.4's answer to that request races with its own IOPub thread
     # closing and now and then prints a ZMQError traceback ("Socket operation on non-socket")
     # after a run that succeeded; nothing of the run is lost by not asking.
-    client = ProgressClient(notebook, timeout=args.timeout, kernel_name="python3",
-                            shutdown_kernel="immediate",
+    kernel_dir = tempfile.mkdtemp(prefix="lstm-text-kernel-")   # mode 0700: holds the key
+    client = ProgressClient(notebook, kernel_dir=kernel_dir, timeout=args.timeout,
+                            kernel_name="python3", shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(source.parent)}})
+    try:
+        return _execute(client, args, argv, source, notebook, outputs, executed_path,
+                        partial_path, started, wall_started)
+    finally:
+        shutil.rmtree(kernel_dir, ignore_errors=True)   # whatever happened to the kernel
+
+
+def _execute(client, args, argv, source, notebook, outputs, executed_path, partial_path,
+             started, wall_started):
+    """Run the notebook; write the executed copy (or the partial one); return the exit status."""
     try:
         client.execute()
     except BaseException as error:  # noqa: BLE001 - every way a run stops gets one clear line
         atexit.unregister(client._cleanup_kernel)  # the kernel is gone: nothing left to clean
         client.flush_output()
-        nbformat.write(notebook, executed_path)
+        write_notebook(notebook, partial_path)
         saved = written_since(outputs, wall_started)
-        kept = "the partly executed copy is %s; %s" % (
-            executed_path, ("written to %s: %s" % (outputs, ", ".join(saved)) if saved
-                            else "nothing was written to %s" % outputs))
+        kept = "the partly executed copy is %s%s; %s" % (
+            partial_path, (" (the complete %s of an earlier run is untouched)"
+                           % executed_path.name if executed_path.exists() else ""),
+            ("written to %s: %s" % (outputs, ", ".join(saved)) if saved
+             else "nothing was written to %s" % outputs))
         minutes = duration(time.perf_counter() - started)
         if client.interrupted or isinstance(error, KeyboardInterrupt):
             print("\ninterrupted in %s after %s: %s; %s"
@@ -240,7 +286,9 @@ def main(argv=None):
         print("\n%s failed in %s; %s\n%s" % (source.name, client.where(), kept, error),
               file=sys.stderr)
         return 1
-    nbformat.write(notebook, executed_path)
+    write_notebook(notebook, executed_path)
+    if partial_path.exists():
+        partial_path.unlink()           # an earlier interrupted run's: this one is complete
     print("executed %s in %s: %s" % (source.name, duration(time.perf_counter() - started),
                                      executed_path))
     metrics = Path(outputs) / "metrics.json"
@@ -253,7 +301,7 @@ def main(argv=None):
     if saved:
         print("outputs in %s: %s" % (outputs, ", ".join(saved)))
     if args.in_place:
-        shutil.copyfile(executed_path, source)
+        atomic_write_bytes(source, executed_path.read_bytes())
         print("wrote the outputs into %s" % source)
     return 0
 

@@ -28,6 +28,8 @@ TEMPORARY = re.compile(r"\.checkpoint-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.npz")
 MAX_HEADER = 1 << 16             # an .npy header is a short dict; numpy writes under 1 kB
 DEFLATE_RATIO = 1100             # deflate cannot expand data more than ~1032 times
 NUMERIC_KINDS = "biufc"          # the dtypes a model's parameters can have
+MAX_BYTES = 1 << 30              # what a checkpoint may claim, unless the caller says less
+CHUNK = 1 << 20                  # arrays are read in pieces of this size, straight into place
 
 
 class CheckpointError(ValueError):
@@ -73,11 +75,14 @@ def _write_npz(stream, payload):
                 npy_format.write_array(member, array, allow_pickle=False)
 
 
-def load_checkpoint(path, meta_keys=(), array_names=()):
+def load_checkpoint(path, meta_keys=(), array_names=(), max_bytes=None):
     """Read a checkpoint: returns ({name: ndarray}, meta dict).
 
     CheckpointError (naming the file) for anything that is not a complete checkpoint
-    written by save_checkpoint, or that lacks one of `meta_keys` or `array_names`.
+    written by save_checkpoint, that lacks one of `meta_keys` or `array_names`, or whose
+    arrays claim more than `max_bytes` in all (default MAX_BYTES, 1 GiB; a caller that knows
+    its model passes a few times the model's size): the claim is checked before anything is allocated, and each
+    array is then read into its place without a second copy.
     """
     if os.path.isdir(path):
         raise CheckpointError("%s: is a directory, not a checkpoint file" % path)
@@ -86,7 +91,7 @@ def load_checkpoint(path, meta_keys=(), array_names=()):
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-            _check_sizes(path, members)
+            _check_sizes(path, members, MAX_BYTES if max_bytes is None else max_bytes)
             arrays = {}
             for info in members:
                 arrays[info.filename[:-len(".npy")]] = _read_array(archive, info)
@@ -106,8 +111,9 @@ def load_checkpoint(path, meta_keys=(), array_names=()):
     return arrays, meta
 
 
-def _check_sizes(path, members):
-    """Refuse sizes that the zip directory claims but the file cannot hold."""
+def _check_sizes(path, members, max_bytes):
+    """Refuse sizes that the zip directory claims but the file cannot hold, or that are more
+    than the caller allows."""
     file_size = os.path.getsize(path)
     if sum(info.compress_size for info in members) > file_size:
         raise CheckpointError("its zip directory claims more data than the file holds")
@@ -119,6 +125,11 @@ def _check_sizes(path, members):
         if info.file_size > limit:
             raise CheckpointError("%s claims %d bytes from %d stored: corrupt"
                                   % (info.filename, info.file_size, info.compress_size))
+    claimed = sum(info.file_size for info in members)
+    if claimed > max_bytes:
+        raise CheckpointError("its arrays claim %.1f MB, more than the %.1f MB this model "
+                              "allows (max_bytes): not a checkpoint of this model, or corrupt; "
+                              "nothing was loaded" % (claimed / 1e6, max_bytes / 1e6))
 
 
 def _read_array(archive, info):
@@ -142,12 +153,20 @@ def _read_array(archive, info):
         if expected != data_size:
             raise CheckpointError("array %r claims shape %s of %s (%d bytes) but holds %d "
                                   "bytes" % (name, shape, dtype, expected, data_size))
-        data = bytearray(head[header.tell():])
-        data += stream.read(expected - len(data))
-        if len(data) != expected or stream.read(1):  # reading to the end checks the CRC
+        data = numpy.empty(expected, dtype=numpy.uint8)   # the array's bytes, read in place
+        start = head[header.tell():]
+        data[:len(start)] = numpy.frombuffer(start, dtype=numpy.uint8)
+        filled = len(start)
+        while filled < expected:
+            piece = stream.read(min(CHUNK, expected - filled))
+            if not piece:
+                break
+            data[filled:filled + len(piece)] = numpy.frombuffer(piece, dtype=numpy.uint8)
+            filled += len(piece)
+        if filled != expected or stream.read(1):  # reading to the end checks the CRC
             raise CheckpointError("array %r is shorter or longer than its header says" % name)
     order = "F" if fortran_order else "C"
-    return numpy.frombuffer(data, dtype=dtype).reshape(shape, order=order)
+    return data.view(dtype).reshape(shape, order=order)
 
 
 def _meta(path, record):

@@ -58,7 +58,7 @@ class Corpus:
     preprocess: Callable[[str], str] = str.lower
 
 def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None,
-                    preprocess=str.lower):
+                    preprocess=str.lower, label=None):
     """Check a one-sentence-per-line file before Fuel reads it; return a TextFileReport.
 
     DataError (naming file and line): missing, a directory, empty or only blank lines, no
@@ -68,7 +68,8 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
     make empty sentences of the first, the second have no next character to predict, so
     load_corpus drops both from its prepared copy.
     Characters outside `dictionary` (if given) are counted and reported with a warning:
-    Fuel reads them as '~'.
+    Fuel reads them as '~'. `label` names the file in that warning (the user's own file
+    when `path` is its prepared copy).
     """
     lines = blank = one_character = longest = 0
     unknown = collections.Counter()
@@ -101,7 +102,7 @@ def check_text_file(path, encoding="utf-8", max_line_chars=2000, dictionary=None
             f"one-character sentence has none.")
     if unknown:
         common = ", ".join(f"{char!r} ({count})" for char, count in unknown.most_common(5))
-        warnings.warn(f"{path}: {sum(unknown.values())} characters ({len(unknown)} distinct) "
+        warnings.warn(f"{label or path}: {sum(unknown.values())} characters ({len(unknown)} distinct) "
                       f"are not in the dictionary and will be read as {UNKNOWN!r}; most "
                       f"common: {common}.", stacklevel=2)
     return TextFileReport(str(path), lines, blank, longest, unknown)
@@ -165,20 +166,23 @@ def _dictionary_from(arg):
         return validate_dictionary(arg), None
     return load_dictionary(arg), str(arg)
 
-def _checked_corpus(source, folder, files, dictionary, max_line_chars):
-    """Check `files` (train, valid, test), build or load the dictionary, return the Corpus."""
+def _checked_corpus(source, folder, files, dictionary, max_line_chars, labels=(None,) * 3):
+    """Check `files` (train, valid, test), build or load the dictionary, return the Corpus.
+    `labels`: the user's files that `files` are prepared copies of, for the warnings."""
     train, valid, test = files
     dictionary_file = None
     if dictionary is not None:
         dictionary, dictionary_file = _dictionary_from(dictionary)
-    check_text_file(train, max_line_chars=max_line_chars, dictionary=dictionary)
+    check_text_file(train, max_line_chars=max_line_chars, dictionary=dictionary,
+                    label=labels[0])
     if dictionary is None:
         dictionary = build_dictionary([train])
     if dictionary_file is None:
         dictionary_file = str(save_dictionary(dictionary, folder / "dictionary.pkl"))
-    for path in (valid, test):
+    for path, label in zip((valid, test), labels[1:]):
         if path is not None:
-            check_text_file(path, max_line_chars=max_line_chars, dictionary=dictionary)
+            check_text_file(path, max_line_chars=max_line_chars, dictionary=dictionary,
+                            label=label)
     return Corpus(str(train), str(valid), None if test is None else str(test),
                   dictionary, source, dictionary_file)
 
@@ -259,7 +263,8 @@ def load_corpus(source="austen", data_dir=DATA_DIR, work_dir=WORK_DIR, train=Non
         else:
             raise DataError(f"unknown source {source!r}: use 'austen', 'tiny', 'original' "
                             f"or 'files'.")
-        return _checked_corpus(source, folder, files, dictionary, max_line_chars)
+        labels = (train, valid, test) if source == "files" else (None,) * 3
+        return _checked_corpus(source, folder, files, dictionary, max_line_chars, labels)
 
 def _original_corpus(folder, max_line_chars, timeout):
     """The 2015 corpus: downloaded files, the Python 2 dictionary, read as latin-1 bytes."""

@@ -194,7 +194,13 @@ _NOT_TEXT = (
     (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"),
     (b"PK\x03\x04", "a zip archive", "extract the text file from it first"),
     (b"%PDF-", "a PDF document", "export it as plain text first"),
+    (b"\x89PNG\r\n", "a PNG image", "give the path of a text file"),  # first line only
+    (b"\xff\xd8\xff", "a JPEG image", "give the path of a text file"),
+    (b"GIF8", "a GIF image", "give the path of a text file"),
+    (b"\x7fELF", "a program (ELF)", "give the path of a text file"),
 )
+# Bytes below 0x20 that text has (tab, line feed, form feed, carriage return); others mean binary.
+_TEXT_CONTROLS = frozenset(b"\t\n\x0c\r")
 
 def _convert_hint(path, source_encoding):
     """The command that converts `path` to UTF-8."""
@@ -219,6 +225,29 @@ def _refuse_not_text(path, raw, number, offset):
             f"UTF-16 without a byte-order mark, or not text at all. If it is UTF-16, "
             f"{_convert_hint(path, guess)}.")
 
+def _refuse_missing(path):
+    """DataError for a path that is not there: missing, a dangling link or a link loop."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"{path}: a loop of symbolic links (it leads back to itself); "
+                            f"point it at a text file.") from None
+        if os.path.islink(path):
+            raise DataError(f"{path}: a symbolic link to {os.readlink(path)}, which does not "
+                            f"exist.") from None
+        if exc.errno == errno.ENOENT:
+            raise DataError(f"{path}: file not found.") from None
+        raise DataError(f"{path}: {exc.strerror}.") from None
+
+def _refuse_binary(path, raw, number):
+    """DataError for a line that is binary data (control bytes that text never has)."""
+    controls = sum(1 for byte in raw[:4096] if byte < 0x20 and byte not in _TEXT_CONTROLS)
+    if controls >= 2:
+        raise DataError(f"{path} line {number}: holds {controls} control bytes that text never "
+                        f"has: this is binary data (an image, an archive, a program), not a "
+                        f"text file. Give the path of a text file, one sentence per line.")
+
 def decoded_lines(path, encoding):
     """Yield (line number, decoded line) of a text file; a decoding error is a DataError.
 
@@ -227,8 +256,7 @@ def decoded_lines(path, encoding):
     """
     _check_encoding(encoding)
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found.")
+    _refuse_missing(path)
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a text file.")
     offset = 0
@@ -238,6 +266,7 @@ def decoded_lines(path, encoding):
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
+                _refuse_binary(path, raw, number)
                 hint = (" If the file is in another encoding, convert it to UTF-8 (e.g. "
                         "`iconv -f WINDOWS-1252 -t UTF-8`) or pass that encoding, e.g. "
                         "encoding='latin-1' (only if you know it is: any byte reads as "

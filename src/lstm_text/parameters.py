@@ -8,6 +8,7 @@ import difflib
 import math
 import os
 import shlex
+import tempfile
 import warnings
 
 # Every LSTM_* variable the project reads (both notebooks, lstm_text, tools/run_notebook.py),
@@ -29,9 +30,22 @@ class ParameterError(ValueError):
 
 
 def folder(value):
-    """A `type_` for parameter(): a folder path that is not an existing file (may not exist)."""
-    if os.path.exists(value) and not os.path.isdir(value):
-        raise ValueError("%s is a file" % os.path.abspath(value))
+    """A `type_` for parameter(): a folder that can be written, created now if missing and
+    tested with a small file, so that a bad one stops the notebook before it trains, not
+    after ('' stays '': no folder)."""
+    if not value:
+        return value
+    path = os.path.abspath(value)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError("%s is a file" % path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-") as probe:
+            probe.write(b"x")
+            probe.flush()
+    except OSError as error:
+        raise ValueError("%s cannot be written to (%s)" % (path, error.strerror or error)) \
+            from None
     return value
 
 
@@ -40,7 +54,7 @@ def _allowed(type_, minimum, maximum, above, choices):
     if choices is not None:
         return "one of " + ", ".join(str(choice) for choice in choices)
     what = {int: "an integer", float: "a finite number", str: "text",
-            folder: "a folder (created if missing)"}.get(type_, getattr(type_, "__name__", "?"))
+            folder: "a folder that can be written (created if missing)"}.get(type_, getattr(type_, "__name__", "?"))
     if minimum is not None and maximum is not None:
         return "%s from %s to %s" % (what, minimum, maximum)
     bounds = ["> %s" % above] if above is not None else []

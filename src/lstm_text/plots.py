@@ -1,6 +1,15 @@
 """Learning-curve plots for the notebooks (plumbing: matplotlib only, no model code)."""
 import matplotlib.pyplot as plt
 
+from lstm_text.files import atomic_open, os_errors
+
+
+def save_figure(figure, path, dpi=100):
+    """Save a figure as PNG through the atomic writer: the whole file or none, and a full
+    disk or a folder that cannot be written is one DataError naming the file."""
+    with os_errors(path), atomic_open(path) as handle:
+        figure.savefig(handle, format="png", dpi=dpi)
+
 
 def plot_learning_curves(histories, title="Learning curves", path=None):
     """Plot train (dashed) and validation (solid) bits per character against minibatches.
@@ -23,5 +32,5 @@ def plot_learning_curves(histories, title="Learning curves", path=None):
     axes.legend(fontsize="small")
     figure.tight_layout()
     if path:
-        figure.savefig(path, dpi=100)
+        save_figure(figure, path)
     return figure
