@@ -101,6 +101,11 @@ study: bench-torch
 	wait $$fast; a=$$?; wait $$torch; b=$$?; \
 	tail -n 1 build/study/fast.log build/study/torch.log; test $$a = 0 && test $$b = 0
 
+# Maintainers: copy the finished study's logs, kept model and plot into docs/study/.
+.PHONY: study-docs
+study-docs: $(STAMP)
+	$(PY) -m lstm_text.study --publish build/study/fast build/study/torch --out docs/study
+
 # The browser test alone: installs Debian's chromium (as root) and Playwright's Python package
 # into the environment, then opens the notebook in JupyterLab in headless Chromium (about 30 s
 # with a warm compile cache). `make test` skips it where Playwright is not installed.

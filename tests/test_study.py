@@ -72,6 +72,16 @@ def test_the_log_is_written_at_every_point_and_is_valid(study, corpus, tmp_path)
     assert log["best"]["valid_bpc"] == min(valid)
     assert log["machine"]["cpu"] and "blas" in log["machine"]
 
+    # Publishing copies the finished log and kept model, and draws the curve; an unfinished
+    # run is refused.
+    study.publish([tmp_path / "run"], tmp_path / "docs")
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
+        "curves.png", "fast-best.npz", "fast-log.json"]
+    assert json.loads((tmp_path / "docs" / "fast-log.json").read_text()) == log
+    _run(study, corpus, tmp_path / "unfinished", until=6)
+    with pytest.raises(study.StudyError, match="has not finished its budget"):
+        study.publish([tmp_path / "unfinished"], tmp_path / "docs")
+
 
 def test_the_kept_model_is_the_best_and_the_notebook_model_reproduces_it(study, corpus,
                                                                           tmp_path):

@@ -34,3 +34,26 @@ def plot_learning_curves(histories, title="Learning curves", path=None):
     if path:
         save_figure(figure, path)
     return figure
+
+
+def plot_study(logs, title="Validation bits per character against wall time", path=None):
+    """Plot validation bpc against wall-clock minutes for study logs (lstm_text.study's
+    log.json, read as dicts), one line per log labelled by its trainer; saves a PNG to
+    `path` when given; returns the figure."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for log in logs:
+        points = [p for p in log["points"] if p["valid_bpc"] is not None]
+        best = log["best"]["valid_bpc"]
+        axes.plot([p["wall_seconds"] / 60 for p in points], [p["valid_bpc"] for p in points],
+                  ".-", label="%s, n_h %d (best %.3f)" % (log["trainer"], log["config"]["n_h"],
+                                                         best))
+    axes.set_xlabel("wall-clock minutes (training and validation)")
+    axes.set_ylabel("validation bits per character")
+    axes.set_ylim(top=3.5)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    if path:
+        save_figure(figure, path)
+    return figure

@@ -438,6 +438,28 @@ def check_folder(out):
                          % (out, error.strerror or error)) from None
 
 
+# -- publishing finished runs -------------------------------------------------------------------
+
+def publish(folders, to):
+    """Copy finished runs into `to` (docs/study): each run's log as TRAINER-log.json, the fast
+    trainer's kept model as fast-best.npz, and a plot of both curves (curves.png)."""
+    from lstm_text.plots import plot_study
+    logs = []
+    for folder in folders:
+        log = json.loads(open(os.path.join(folder, "log.json"), encoding="utf-8").read())
+        if not log["finished"]:
+            raise StudyError("%s has not finished its budget: run it again to resume it first"
+                             % folder)
+        logs.append(log)
+        text = json.dumps(log, indent=1) + "\n"
+        atomic_write_bytes(os.path.join(to, "%s-log.json" % log["trainer"]), text.encode())
+        if log["trainer"] == "fast":
+            with open(os.path.join(folder, "best.npz"), "rb") as best:
+                atomic_write_bytes(os.path.join(to, "fast-best.npz"), best.read())
+    plot_study(logs, path=os.path.join(to, "curves.png"))
+    return logs
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 def positive(type_):
@@ -474,6 +496,9 @@ def parser():
     p.add_argument("--batch-size", type=positive(int), default=RECIPE["batch_size"])
     p.add_argument("--seed", type=int, default=RECIPE["seed"])
     p.add_argument("--corpus", choices=("austen", "tiny"), default=RECIPE["corpus"])
+    p.add_argument("--publish", metavar="FOLDER", nargs="+",
+                   help="copy these finished runs' logs, the fast one's kept model and a plot "
+                        "into --out (e.g. docs/study) instead of training")
     return p
 
 
@@ -502,6 +527,15 @@ def config_from(args):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.publish:
+        try:
+            check_folder(args.out)
+            for log in publish(args.publish, args.out):
+                print("%s: best %.3f bpc, test %s; published to %s" % (
+                    log["trainer"], log["best"]["valid_bpc"], log["test_bpc"], args.out))
+        except (StudyError, OSError, KeyError, ValueError) as error:
+            sys.exit("lstm_text.study --publish: %s" % error)
+        return
     try:
         config = config_from(args)
         minutes = args.minutes if args.minutes or args.minibatches else 30.0
