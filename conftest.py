@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent
 
 # nbval runs the notebooks on a short schedule: the kernels inherit these variables, and
 # the notebooks' parameters cells read them. Cells whose output depends on the schedule
-# are marked NBVAL_IGNORE_OUTPUT; everything before training is compared strictly.
+# carry the cell tag nbval-ignore-output; everything before training is compared strictly.
 # LSTM_TEXT_HEADLESS: nobody sees these kernels, so the progress bar is text, not a widget.
 NBVAL_SCHEDULE = {
     "LSTM_MAX_MINIBATCHES": "4",

@@ -171,8 +171,6 @@ EXPERIMENT_CASES = [
     ("EXPERIMENT_MINIBATCHES", "-2", "LSTM_EXPERIMENT_MINIBATCHES=-2: must be an integer >= 0"),
     ("EXPERIMENT_VALID_EVERY", "0",
      "LSTM_EXPERIMENT_VALID_EVERY=0: must be a finite number > 0"),
-    ("EXPERIMENT_LARGE_N_H", "big",
-     "LSTM_EXPERIMENT_LARGE_N_H=big: must be an integer from 1 to 4096"),
     ("EXPERIMENT_EXTRA_SECONDS", "-1",
      "LSTM_EXPERIMENT_EXTRA_SECONDS=-1: must be a finite number >= 0"),
     ("EXPERIMENTS", "", "LSTM_EXPERIMENTS='': must be text, not empty"),

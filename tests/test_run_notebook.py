@@ -278,3 +278,22 @@ def test_the_kernel_uses_private_ipc_sockets_removed_even_when_it_is_killed(tmp_
     assert not os.path.exists(connection_file)
     assert not os.path.exists(os.path.dirname(connection_file))   # sockets and key: all gone
     assert "without encryption" not in run.text()
+
+
+def test_a_progress_bar_is_committed_once_as_its_final_line(tmp_path):
+    notebook = make_notebook(
+        tmp_path / "bar.ipynb",
+        "import sys, time\n"
+        "for step in (10, 50, 90):\n"
+        "    sys.stderr.write('\\r%3d%%|bar' % step); sys.stderr.flush(); time.sleep(0.2)\n"
+        "    print('sample after', step, flush=True); time.sleep(0.2)\n"
+        "sys.stderr.write('\\r100%|bar done\\n'); sys.stderr.flush()\n"
+        "print('the end')")
+    run = Run(tmp_path, notebook)
+    assert run.finish() == 0, run.text()
+    assert "50%|bar" in run.text("err")              # shown live while it ran
+    cell = nbformat.read(run.out / "bar.ipynb", as_version=4).cells[0]
+    stderr = [o.text for o in cell.outputs if o.get("name") == "stderr"]
+    stdout = "".join(o.text for o in cell.outputs if o.get("name") == "stdout")
+    assert stderr == ["100%|bar done\n"]
+    assert stdout == "sample after 10\nsample after 50\nsample after 90\nthe end\n"

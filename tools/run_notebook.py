@@ -178,8 +178,30 @@ class ProgressClient(NotebookClient):
             self._stream(name, "\n")
 
 
+def tidy_progress(notebook):
+    """One line per cell for a progress bar: its final state. tqdm redraws its bar with \\r on
+    stderr; each redraw arrives as a piece of output (70 pieces in a 4-epoch training cell),
+    shown live while the run goes on, but committed they would be 70 pink bars between the
+    samples. The pieces are replaced by the last bar, where the last piece was."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        bars = [index for index, output in enumerate(cell.outputs)
+                if output.get("output_type") == "stream" and output.get("name") == "stderr"
+                and "\r" in output.get("text", "")]
+        if not bars:
+            continue
+        pieces = re.split(r"[\r\n]", "".join(cell.outputs[index].text for index in bars))
+        final = next((piece for piece in reversed(pieces) if piece.strip()), "")
+        cell.outputs[bars[-1]].text = final + "\n"
+        cell.outputs = [output for index, output in enumerate(cell.outputs)
+                        if index not in bars[:-1]]
+
+
 def write_notebook(notebook, path):
-    """nbformat.write through the atomic writer: the whole notebook or the old file."""
+    """nbformat.write through the atomic writer (the whole notebook or the old file), with
+    each progress bar reduced to its final line."""
+    tidy_progress(notebook)
     atomic_write_bytes(path, nbformat.writes(notebook).encode("utf-8"))
 
 

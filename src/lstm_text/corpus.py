@@ -22,10 +22,11 @@ import lstm_text_data
 from lstm_text_data import (CONNECT_TIMEOUT, READ_TIMEOUT, UNKNOWN, ascii_lower,
                             build_dictionary, load_dictionary, save_dictionary,
                             validate_dictionary)
+from lstm_text import paths
 from lstm_text.files import (DataError, atomic_open, decoded_lines, expect_sha256, gunzip_file,
                              is_cached, os_errors, read_checksums, sha256_file)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # src/lstm_text/ in the repository
+REPO_ROOT = paths.REPO
 DATA_DIR = REPO_ROOT / "data"
 WORK_DIR = REPO_ROOT / "build" / "data"
 

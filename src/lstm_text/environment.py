@@ -31,9 +31,9 @@ import os
 import sys
 from pathlib import Path
 
-from lstm_text import blas_library
+from lstm_text import blas_library, paths
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # src/lstm_text/ in the repository
+REPO_ROOT = paths.REPO
 FLOATX = "float32"
 # Python 3.11, 3.12 and 3.13. numpy 1.23 on 3.11, as the project was revived; 1.26 (the last
 # 1.x, which tools/install_theano.py and install_fuel.py patch Theano and Fuel for) on 3.12+.
@@ -160,7 +160,7 @@ def summary():
         "blas": blas.get("blas", "?"),
         "numpy blas": blas["numpy blas"],
         "scan": "python loop" if sys.modules.get(SCAN_EXT, None) is None else "cython",
-        "compiledir": theano.config.compiledir,
+        "compiledir": paths.shown(theano.config.compiledir),
     }
 
 

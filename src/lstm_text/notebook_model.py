@@ -12,8 +12,9 @@ import types
 from pathlib import Path
 
 from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
+from lstm_text import paths
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "lstm_text.ipynb"
+NOTEBOOK = paths.NOTEBOOKS / "lstm_text.ipynb"
 
 
 def tagged_sources(tag, notebook=NOTEBOOK):
