@@ -247,15 +247,16 @@ def killed_save(path):
 
 
 def temporaries(folder):
-    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith(".checkpoint-"))
+    # files.atomic_open's temporaries beside run.npz: .run.npz.PID-HEX.tmp
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith(".run.npz."))
 
 
 def test_a_killed_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
     path = tmp_path / "run.npz"
     first = killed_save(path)
-    assert len(temporaries(tmp_path)) == 1 and "-%d-" % first in temporaries(tmp_path)[0]
+    assert len(temporaries(tmp_path)) == 1 and ".%d-" % first in temporaries(tmp_path)[0]
     second = killed_save(path)  # its save removed the first one's temporary: never two
-    assert len(temporaries(tmp_path)) == 1 and "-%d-" % second in temporaries(tmp_path)[0]
+    assert len(temporaries(tmp_path)) == 1 and ".%d-" % second in temporaries(tmp_path)[0]
     assert not path.exists()
     save_checkpoint(str(path), ARRAYS, META)
     assert temporaries(tmp_path) == [] and load_checkpoint(str(path))[1]["name"] == "adam"

@@ -6,6 +6,8 @@ the gradients' norm and the weights' norm as it goes, and the validation bits pe
 `--report-every` minibatches. Stops at the first non-finite cost. Writes a JSON record.
 
 Usage: .venv/bin/python tools/measure_sgd_divergence.py [--epochs 4] [--max-grad-norm 0]
+                                                        [--corpus austen] [--out FILE]
+(tests/test_tools.py runs it for a few minibatches on the tiny corpus.)
 """
 import argparse
 import json
@@ -14,13 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-from lstm_text import environment  # noqa: E402,F401  (Theano and Fuel flags first)
-import numpy  # noqa: E402
-import theano  # noqa: E402
-import theano.tensor as T  # noqa: E402
+from lstm_text import environment  # noqa: F401  (Theano and Fuel flags first)
+import numpy
+import theano
+import theano.tensor as T
 
-from lstm_text import notebook_model  # noqa: E402
-import lstm_text_data  # noqa: E402
+from lstm_text import notebook_model
+from lstm_text.corpus import load_corpus
+from lstm_text.files import atomic_write_bytes
 
 
 def main(argv=None):
@@ -28,10 +31,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--max-grad-norm", type=float, default=0.0)
     parser.add_argument("--report-every", type=int, default=40)
+    parser.add_argument("--max-minibatches", type=int, default=0, help="0: no limit")
+    parser.add_argument("--corpus", choices=("austen", "tiny"), default="austen")
     parser.add_argument("--out", default="build/sgd_divergence.json")
     args = parser.parse_args(argv)
 
-    corpus = lstm_text_data.load_corpus("austen")
+    corpus = load_corpus(args.corpus)
     n_in = len(corpus.dictionary)
     g = notebook_model.build_graph(n_in, 50, batch_size=100, learning_rate=0.1, seed=12345,
                                max_grad_norm=args.max_grad_norm)
@@ -44,6 +49,8 @@ def main(argv=None):
     iteration, started = 0, time.perf_counter()
     for epoch in range(args.epochs):
         for x_, mask_ in streams.train_stream.get_epoch_iterator():
+            if args.max_minibatches and iteration >= args.max_minibatches:
+                break
             iteration += 1
             cost, norm = step(x_.T, mask_.T)
             weights = math.sqrt(sum(float((p.get_value() ** 2).sum()) for p in g.params))
@@ -66,8 +73,7 @@ def main(argv=None):
         ce, bpc = notebook_model.validate(g.evaluate_model, streams.val_stream, 100)
         record["valid"].append([iteration, ce, bpc])
         print("no divergence in %d minibatches; final validation %.3f bpc" % (iteration, bpc))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record))
+    atomic_write_bytes(Path(args.out), json.dumps(record).encode("utf-8"))
     return 0
 
 

@@ -13,17 +13,17 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 
 import numpy
 from numpy.lib import format as npy_format
 
-from lstm_text.files import remove_stale_temporaries
+from lstm_text.files import atomic_open, remove_stale_temporaries
 
 META_KEY = "__meta__"
-# Our temporary names: .checkpoint-PID-XXXXXXXX.npz (and, from older saves, no PID).
+# Temporaries of older versions: .checkpoint-PID-XXXXXXXX.npz (and, older still, no PID);
+# saves now go through files.atomic_open (.NAME.PID-HEX.tmp), which cleans up its own.
 TEMPORARY = re.compile(r"\.checkpoint-(?:(?P<pid>\d+)-)?[a-z0-9_]{8}\.npz")
 MAX_HEADER = 1 << 16             # an .npy header is a short dict; numpy writes under 1 kB
 DEFLATE_RATIO = 1100             # deflate cannot expand data more than ~1032 times
@@ -48,23 +48,13 @@ def save_checkpoint(path, arrays, meta=None):
     folder = os.path.dirname(os.path.abspath(path))
     payload = {name: numpy.asarray(value) for name, value in arrays.items()}
     payload[META_KEY] = numpy.array(meta_json)
-    temporary = None
     try:
-        os.makedirs(folder, exist_ok=True)
-        remove_stale_temporaries(folder, TEMPORARY)
-        handle, temporary = tempfile.mkstemp(prefix=".checkpoint-%d-" % os.getpid(),
-                                             suffix=".npz", dir=folder)
-        with os.fdopen(handle, "wb") as stream:
+        remove_stale_temporaries(folder, TEMPORARY)   # what older versions left behind
+        with atomic_open(path) as stream:             # the project's one atomic writer
             _write_npz(stream, payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
     except (OSError, ValueError) as error:  # ValueError: an array of Python objects
         raise CheckpointError("cannot save the checkpoint %s: %s; any earlier checkpoint "
                               "there is untouched" % (path, error)) from None
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def _write_npz(stream, payload):
