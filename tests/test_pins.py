@@ -125,10 +125,20 @@ def test_theano_is_the_patched_build():
                for line in makefile), "the venv is not rebuilt when the Theano patch changes"
 
 
-def test_every_pin_has_a_reason_nearby():
-    """Each direct pin in requirements.txt sits under a comment saying why (or in a group)."""
-    lines = _read("requirements.txt")
-    for index, line in enumerate(lines):
-        if "==" in line and not line.startswith("#"):
-            above = lines[max(0, index - 12):index]
-            assert any(l.startswith("#") for l in above), line
+def test_every_pin_has_a_reason_that_names_it():
+    """Each direct pin in requirements.txt sits under a comment that names its package: the
+    comment lines directly above the pin's group (pins with no blank line between them)."""
+    unexplained, block, in_pins = [], [], False
+    for line in _read("requirements.txt"):
+        if line.startswith("#"):
+            if in_pins:                          # a new comment: a new group
+                block, in_pins = [], False
+            block.append(line.lower())
+        elif "==" in line:
+            in_pins = True
+            package = re.split(r"[=<>;\s]", line, maxsplit=1)[0].lower()
+            if package not in " ".join(block).replace("_", "-"):
+                unexplained.append(package)
+        else:                                    # a blank line ends the group
+            block, in_pins = [], False
+    assert not unexplained, "pins without a comment naming them: %s" % unexplained

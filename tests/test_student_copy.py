@@ -2,6 +2,7 @@
 writes from the committed notebook now: no outputs, one exercise cell per suggestion."""
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,18 +43,22 @@ def test_student_copy_has_no_outputs_and_one_exercise_per_suggestion():
     rest = [cell for cell in student["cells"][1:] if cell not in exercises]
     assert ["".join(c["source"]) for c in rest] == ["".join(c["source"]) for c in original["cells"]]
     assert [c["cell_type"] for c in rest] == [c["cell_type"] for c in original["cells"]]
-    heading = next(index for index, cell in enumerate(student["cells"])
-                   if cell["cell_type"] == "markdown"
-                   and tool.EXERCISES_HEADING in "".join(cell["source"]).splitlines()[0])
-    items = tool.suggestions("".join(student["cells"][heading]["source"]))
-    assert len(items) >= 5
-    assert student["cells"][heading + 1:heading + 1 + len(items)] == exercises
-    for number, (cell, text) in enumerate(zip(exercises, items), start=1):
+    # The exercises: one per top-level bullet of the original's "Things to try" cell, read here
+    # with a regex (not with the tool's own parser), each opening with the bullet's bold title.
+    things = next("".join(cell["source"]) for cell in original["cells"]
+                  if cell["cell_type"] == "markdown"
+                  and "Things to try" in "".join(cell["source"]).splitlines()[0])
+    bullets = re.findall(r"^- (.*)$", things, re.M)
+    assert len(bullets) >= 5 and len(exercises) == len(bullets)
+    position = student["cells"].index(exercises[0])
+    assert student["cells"][position:position + len(bullets)] == exercises
+    for number, (cell, bullet) in enumerate(zip(exercises, bullets), start=1):
         lines = "".join(cell["source"]).splitlines()
-        assert lines[0].startswith("# Exercise %d: " % number)
         assert all(line.startswith("# ") for line in lines)      # nothing to run yet
-        assert " ".join(line[2:] for line in lines).split() == (
-            "Exercise %d: %s" % (number, text)).split()
+        text = " ".join(line[2:] for line in lines)
+        title = re.match(r"\*\*(.+?)\*\*", bullet)
+        first_words = title.group(1) if title else " ".join(bullet.split()[:3])
+        assert text.startswith("Exercise %d: %s" % (number, first_words)), (text, bullet)
 
 
 def test_suggestions_are_the_top_level_bullets():
