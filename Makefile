@@ -40,7 +40,7 @@ EPOCHS ?= 4
 venv: $(STAMP)
 
 $(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py pyproject.toml \
-          src/lstm_text/patched_sdist.py
+          tools/patched_sdist.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else \
 	  "lstm-text needs Python 3.11, 3.12 or 3.13 (Theano 1.0.5 and numpy 1.x); found " + \
 	  sys.version.split()[0] + " at " + sys.executable + ". Set PYTHON=/path/to/python3.1x.")'
@@ -48,7 +48,6 @@ $(STAMP): requirements.txt $(LOCK) tools/install_theano.py tools/install_fuel.py
 	$(PY) -m pip install --disable-pip-version-check -r requirements.txt -c $(LOCK)
 	# The project's own code (src/lstm_text and notebooks/lstm_text_data.py), editable: see
 	# pyproject.toml. No build isolation: the lock's setuptools and wheel build it, offline.
-	# First, because the two install scripts use lstm_text.patched_sdist.
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	$(PY) tools/install_theano.py $(if $(BUILD_ARGS),$(BUILD_ARGS)/theano)
 	$(PY) tools/install_fuel.py --constraints $(LOCK) $(if $(BUILD_ARGS),$(BUILD_ARGS)/fuel)

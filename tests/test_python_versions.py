@@ -34,7 +34,7 @@ def _inputs(python):
     """What the Makefile builds an environment from (its stamp's prerequisites)."""
     lock = "constraints.txt" if python == "3.11" else "constraints-%s.txt" % python
     return ["requirements.txt", lock, "tools/install_theano.py", "tools/install_fuel.py",
-            "pyproject.toml", "src/lstm_text/patched_sdist.py"]
+            "pyproject.toml", "tools/patched_sdist.py"]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ at least the number of rows), so the product is empty (or b * z, or zeros, when 
 inner dimension is 0) under every BLAS, and bumps the C code's cache version so that no
 module compiled from the unpatched code is reused from a compile cache.
 
-We do not vendor Theano: lstm_text.patched_sdist downloads the released sdist, checks its
+We do not vendor Theano: tools/patched_sdist.py downloads the released sdist, checks its
 sha256, applies the replacements in PATCH (each old text must occur exactly once, or we stop), write a marker
 module (theano/_lstm_text_patch.py, checked by lstm_text.environment), build a wheel
 and install it. The wheel is installed from a local folder by name and version (not by
@@ -38,7 +38,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lstm_text.patched_sdist import apply_patch, fetch_sdist, unpack
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: install-time code
+from patched_sdist import apply_patch, fetch_sdist, unpack  # noqa: E402
 
 THEANO_VERSION = "1.0.5"
 SDIST_NAME = "Theano-%s.tar.gz" % THEANO_VERSION
