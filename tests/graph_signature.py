@@ -11,9 +11,7 @@ import collections
 import json
 import re
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _ops(fgraph, counts, prefix=""):

@@ -27,7 +27,7 @@ import pytest
 
 from local_http import clear_proxies, serve
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOKS = REPO / "notebooks"
 
 import lstm_text_data as ltd

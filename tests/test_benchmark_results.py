@@ -7,11 +7,10 @@ README quotes are recomputed from that JSON.
 """
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 RESULTS = REPO / "benchmarks" / "results"
 FULL_RUNS = sorted(p for p in RESULTS.glob("bench-*.json") if not p.stem.endswith("-quick"))
 

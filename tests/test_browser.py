@@ -40,7 +40,7 @@ sync_api = pytest.importorskip(
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOK = "lstm_text.ipynb"
 SERVER_START_TIMEOUT = 90     # seconds until /api/status answers
 PAGE_TIMEOUT = 120            # seconds to load JupyterLab and start the kernel

@@ -6,11 +6,10 @@ Fast and offline: reads only the committed files (no apt, no network).
 import gzip
 import hashlib
 import importlib.util
-import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO as ROOT  # the one place that knows the repository
 DATA = ROOT / "data"
 
 SPLITS = {  # file -> (min, max) number of sentences

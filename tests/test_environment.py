@@ -18,7 +18,7 @@ import theano
 import theano.tensor as T
 from theano.scan_module import scan_op
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 
 
 def test_versions_and_flags():

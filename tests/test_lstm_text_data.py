@@ -23,7 +23,7 @@ import lstm_text_data as ltd
 from lstm_text import corpus as corpora, files
 from lstm_text_data import DataError
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from lstm_text.paths import NOTEBOOKS  # the one place that knows the repository
 
 FAST = {"timeout": 5, "retries": 2, "backoff": 0}
 

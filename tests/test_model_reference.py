@@ -34,7 +34,7 @@ from fuel.transformers import Batch, Padding
 
 import reference_lstm as ref
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 TINY_TRAIN = REPO / "data" / "tiny_train.txt"
 TINY_VALID = REPO / "data" / "tiny_valid.txt"
 

@@ -6,11 +6,10 @@ text that improved with training.
 """
 import json
 import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOK = REPO / "notebooks" / "lstm_text.ipynb"
 EXPERIMENTS = REPO / "notebooks" / "lstm_text_experiments.ipynb"
 

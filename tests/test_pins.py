@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 # One lock (a `make freeze`) per supported Python version.
 LOCKS = {"3.11": "constraints.txt", "3.12": "constraints-3.12.txt",
          "3.13": "constraints-3.13.txt"}

@@ -8,14 +8,13 @@ whose environment is absent is skipped, with the command that builds it.
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy
 import pytest
 
 import graph_signature
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 THIS_PYTHON = "%d.%d" % sys.version_info[:2]
 VENVS = {"3.11": ".venv", "3.12": ".venv-3.12", "3.13": ".venv-3.13"}
 NUMPY = {"3.11": "1.23.5", "3.12": "1.26.4", "3.13": "1.26.4"}

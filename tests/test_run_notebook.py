@@ -10,12 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 TOOL = REPO / "tools" / "run_notebook.py"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 

@@ -3,9 +3,8 @@ writes from the committed notebook now: no outputs, one exercise cell per sugges
 import importlib.util
 import json
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO  # the one place that knows the repository
 STUDENT = REPO / "notebooks" / "lstm_text_student.ipynb"
 ORIGINAL = REPO / "notebooks" / "lstm_text.ipynb"
 
