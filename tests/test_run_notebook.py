@@ -286,7 +286,8 @@ def test_a_progress_bar_is_committed_once_as_its_final_line(tmp_path):
         "for step in (10, 50, 90):\n"
         "    sys.stderr.write('\\r%3d%%|bar' % step); sys.stderr.flush(); time.sleep(0.2)\n"
         "    print('sample after', step, flush=True); time.sleep(0.2)\n"
-        "sys.stderr.write('\\r100%|bar done\\n'); sys.stderr.flush()\n"
+        "sys.stderr.write('\\r100%|bar done'); sys.stderr.flush(); time.sleep(0.2)\n"
+        "sys.stderr.write('\\n'); sys.stderr.flush()\n"
         "print('the end')")
     run = Run(tmp_path, notebook)
     assert run.finish() == 0, run.text()

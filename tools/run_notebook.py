@@ -194,8 +194,10 @@ def tidy_progress(notebook):
         pieces = re.split(r"[\r\n]", "".join(cell.outputs[index].text for index in bars))
         final = next((piece for piece in reversed(pieces) if piece.strip()), "")
         cell.outputs[bars[-1]].text = final + "\n"
+        blank = [index for index, output in enumerate(cell.outputs)   # the bar's closing "\n"
+                 if output.get("name") == "stderr" and not output.get("text", "").strip()]
         cell.outputs = [output for index, output in enumerate(cell.outputs)
-                        if index not in bars[:-1]]
+                        if index not in bars[:-1] and index not in blank]
 
 
 def write_notebook(notebook, path):
