@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How fast the character LSTM learns per second of CPU: five implementations side by side.
+"""How fast the character LSTM learns per second of CPU: six implementations side by side.
 
     python benchmarks/bench.py            # full run (12-16 minutes on 2 cores)
     python benchmarks/bench.py --quick    # smoke run (about 1 minute): n_h 50, 1 thread

@@ -29,7 +29,6 @@ from lstm_text.files import (CHUNK, DataError, atomic_write_bytes, decoded_lines
                              temporary)
 
 UNKNOWN = "~"  # the notebook's token for characters missing from the dictionary
-ORIGINAL_DICTIONARY_SIZE = 111  # the original dictionary.pkl: 110 one-byte keys, plus '~'
 ORIGINAL_URL = "http://www-etud.iro.umontreal.ca/~brakelp/"
 # The files of the 2015 notebook. No checksums were ever published, so they are unverified.
 ORIGINAL_SOURCE = {

@@ -177,7 +177,7 @@ class LabServer:
         env.update(SCHEDULE, LSTM_OUTPUT_DIR=str(self.output_dir), PYTHONUNBUFFERED="1",
                    JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                    JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
-        # The warm compile cache the other tests use (lstm_text_env's default) unless one is set.
+        # The warm compile cache the other tests use (lstm_text.environment's default) unless one is set.
         env.setdefault("LSTM_TEXT_COMPILEDIR", str(REPO / ".cache" / "theano"))
         self.command = [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",

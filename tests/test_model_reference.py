@@ -1,7 +1,7 @@
 """The notebook's model against a plain NumPy reference (tests/reference_lstm.py).
 
 The model is the one defined in notebooks/lstm_text.ipynb (cells tagged `model` and `graph`),
-imported through notebooks/notebook_model.py. Checked here, on tiny sizes and random weights:
+imported through lstm_text.notebook_model. Checked here, on tiny sizes and random weights:
 
 - the cost of the compiled graph (float64) equals the reference's to 1e-10;
 - Theano's gradients equal central finite differences of the reference cost, and one call

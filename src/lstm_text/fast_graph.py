@@ -44,7 +44,7 @@ the notebook's graph to 1e-10; benchmarks/bench.py measures both (see benchmarks
    host round trips: update_model applies all SGD updates inside the one call.
 
 What remains is Theano's scan loop itself, which runs in Python on Python 3.11 (see
-lstm_text_env): a fixed cost per time step that matters only for small n_h.
+lstm_text.environment): a fixed cost per time step that matters only for small n_h.
 """
 import hashlib
 import os
@@ -106,8 +106,6 @@ def unfuse_params(fast_values):
     return ([w_out, b_out] + [w[:, s] for s in blocks] + [u[:, s] for s in blocks] +
             [b[s] for s in blocks])
 
-
-unfuse = unfuse_params
 
 
 # -- the fused cell Ops ----------------------------------------------------------------------

@@ -8,7 +8,6 @@ import numpy
 from lstm_text.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, SEED, STEPS,
                                            initial_weights)
 
-IMPLS = ["a", "b", "c", "d", "e", "f"]
 LABELS = {
     "a": "(a) faithful Theano",
     "b": "(b) fast Theano",

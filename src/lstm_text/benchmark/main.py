@@ -23,7 +23,7 @@ from lstm_text.benchmark.report import markdown_report, save
 from lstm_text.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, REPO, SEED, STEPS,
                                            make_batches)
 
-DESCRIPTION = ("How fast the character LSTM learns per second of CPU: five implementations "
+DESCRIPTION = ("How fast the character LSTM learns per second of CPU: six implementations "
                "side by side.")
 ENTRY_POINT = REPO / "benchmarks" / "bench.py"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
