@@ -11,11 +11,9 @@ Bounded in time: no test waits on a default timeout.
 """
 import codecs
 import gzip
-import http.server
 import os
 import pickle
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from local_http import clear_proxies, serve
+from local_http import answer, dead_url, no_proxy, server, silent_url, trickle  # noqa: F401
 
 from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOKS = REPO / "notebooks"
@@ -325,75 +323,6 @@ def test_validation_text_that_is_the_training_text_is_warned_about(tmp_path):
 
 
 # ---------------------------------------------------------------- downloads
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    """Calls self.server.routes[path](handler), or answers 404."""
-    protocol_version = "HTTP/1.0"  # the body ends when the connection closes
-
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        self.server.routes.get(self.path, answer(b"no such file", status=404))(self)
-
-    def log_message(self, *args):
-        pass
-
-
-def answer(body, status=200, headers=None):
-    def respond(handler):
-        handler.send_response(status)
-        for key, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-    return respond
-
-
-def trickle(body, every, length=True, chunk=1):
-    """Send `body` `chunk` bytes at a time, one chunk every `every` seconds."""
-    def respond(handler):
-        handler.send_response(200)
-        if length:
-            handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        try:
-            for start in range(0, len(body), chunk):
-                if handler.server.stopping.is_set():
-                    return
-                handler.wfile.write(body[start:start + chunk])
-                handler.wfile.flush()
-                time.sleep(every)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-    return respond
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    clear_proxies(monkeypatch)
-
-
-@pytest.fixture
-def server():
-    with serve(Handler) as httpd:
-        yield httpd
-
-
-@pytest.fixture
-def silent_url():
-    """A server that accepts connections (the kernel does) and never says a word."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield "http://127.0.0.1:%d/traindata.txt.gz" % sock.getsockname()[1]
-
-
-@pytest.fixture
-def dead_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return "http://127.0.0.1:%d" % port
-
 
 PORTAL = (b"<!DOCTYPE html>\n<html><head><title>Hotel WiFi - please log in</title></head>"
           b"<body>Accept the terms to continue.</body></html>\n")

@@ -5,11 +5,9 @@ bad input has its own test. Fast and offline: no Theano, no Fuel, no internet.
 """
 import gzip
 import hashlib
-import http.server
 import os
 import pickle
 import shlex
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from local_http import clear_proxies, serve
+from local_http import dead_url, no_proxy, server  # noqa: F401  (fixtures)
 
 import lstm_text_data as ltd
 from lstm_text import corpus as corpora, files
@@ -44,46 +42,6 @@ def names(folder):
 
 
 # ---------------------------------------------------------------- a real local HTTP server
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    """Serves self.server.routes: path -> (status, body, headers) or a list of them in turn."""
-
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        route = self.server.routes.get(self.path, (404, b"no such file", {}))
-        if isinstance(route, list):
-            route = route.pop(0) if len(route) > 1 else route[0]
-        status, body, headers = route
-        self.send_response(status)
-        headers = {"Content-Length": str(len(body)), **headers}
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    clear_proxies(monkeypatch)
-
-
-@pytest.fixture
-def server():
-    with serve(Handler) as httpd:
-        yield httpd
-
-
-@pytest.fixture
-def dead_url():
-    """A URL on a port that nothing listens on: connecting to it is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/traindata.txt.gz"
-
 
 TEXT = "The first sentence.\nAnd a second one, café.\n".encode("utf-8")
 GZ = gzip.compress(TEXT)
@@ -177,7 +135,8 @@ def test_download_truncated_body_is_retried_and_leaves_nothing(server, tmp_path)
 def test_download_connection_refused_is_one_clear_error(dead_url, tmp_path):
     dest = tmp_path / "traindata.txt"
     with pytest.raises(DataError) as err:
-        ltd.download(dead_url, dest, gunzip=True, timeout=2, retries=1, backoff=0)
+        ltd.download(dead_url + "/traindata.txt.gz", dest, gunzip=True, timeout=2, retries=1,
+                     backoff=0)
     message = str(err.value)
     assert dead_url in message and str(dest) in message
     assert "refused" in message.lower() and message.endswith(ltd.DOWNLOAD_HINT)
@@ -517,7 +476,7 @@ def test_original_source_from_a_local_server(server, tmp_path, monkeypatch):
 
 
 def test_original_source_offline_says_what_to_do(dead_url, tmp_path, monkeypatch):
-    monkeypatch.setitem(ltd.ORIGINAL_SOURCE, "train", dead_url)
+    monkeypatch.setitem(ltd.ORIGINAL_SOURCE, "train", dead_url + "/traindata.txt.gz")
     monkeypatch.setattr(ltd, "download", _fast(ltd.download))
     with pytest.raises(DataError, match=r"cannot download .*Once online, run "
                        r"`LSTM_CORPUS=original make run` again, or download .* another way "
