@@ -5,10 +5,10 @@ Fast and offline: reads only the committed files (no apt, no network).
 
 import gzip
 import hashlib
-import importlib.util
 
 import pytest
 
+from repo_tools import load_tool
 from lstm_text.paths import REPO as ROOT  # the one place that knows the repository
 DATA = ROOT / "data"
 
@@ -24,12 +24,7 @@ TINY_SIZES = {"tiny_train.txt": (20_000, 25_000),
 MAX_LEN = 400
 
 
-def _load_tool(name):
-    path = ROOT / "tools" / (name + ".py")
-    spec = importlib.util.spec_from_file_location("corpus_" + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load_tool = load_tool
 
 
 def _bytes(name):

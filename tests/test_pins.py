@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
+from repo_tools import load_tool
 from lstm_text.paths import REPO  # the one place that knows the repository
 # One lock (a `make freeze`) per supported Python version.
 LOCKS = {"3.11": "constraints.txt", "3.12": "constraints-3.12.txt",
@@ -78,12 +79,9 @@ def test_installed_packages_match_the_lock():
 
 def test_fuel_is_the_patched_build():
     """Fuel came from tools/install_fuel.py: its version, its marker and every patched line."""
-    import importlib.util
     from lstm_text import environment  # noqa: F401  (Fuel imports Theano: the project's flags first)
     import fuel
-    spec = importlib.util.spec_from_file_location("install_fuel", REPO / "tools/install_fuel.py")
-    install_fuel = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(install_fuel)
+    install_fuel = load_tool("install_fuel")
     assert fuel.__version__ == install_fuel.FUEL_VERSION
     from fuel import _lstm_text_patch
     assert _lstm_text_patch.PATCHED
@@ -93,12 +91,7 @@ def test_fuel_is_the_patched_build():
             assert new in (fuel_root / relative).read_text(encoding="utf-8"), relative
 
 
-def _load_tool(name):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / (name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load_tool = load_tool
 
 
 def test_theano_is_the_patched_build():

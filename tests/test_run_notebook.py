@@ -207,10 +207,8 @@ def test_named_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path):
 
 
 def test_cells_are_named_by_the_heading_above_them_not_by_code_in_markdown():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("run_notebook", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from repo_tools import load_tool
+    tool = load_tool("run_notebook")
     notebook = new_notebook()
     notebook.cells = [new_code_cell("# NBVAL_IGNORE_OUTPUT\nimport os"),
                       new_markdown_cell("## 3. The data\n\n```python\n# a comment in code\n```"),
@@ -267,6 +265,7 @@ def test_the_kernel_uses_private_ipc_sockets_removed_even_when_it_is_killed(tmp_
         "import json, os\nfrom ipykernel import get_connection_file\n"
         "info = json.load(open(get_connection_file()))\n"
         "print('CONNECTION', get_connection_file(), info['transport'], flush=True)\n"
+        "import time; time.sleep(1)  # the line reaches the runner before the kernel dies\n"
         "os.kill(os.getpid(), 9)")
     run = Run(tmp_path, notebook)
     assert run.finish() == 1, run.text()

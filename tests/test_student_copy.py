@@ -1,20 +1,16 @@
 """The student copy (notebooks/lstm_text_student.ipynb) is what tools/make_student_copy.py
 writes from the committed notebook now: no outputs, one exercise cell per suggestion."""
-import importlib.util
 import json
 import re
 
+from repo_tools import load_tool
 from lstm_text.paths import REPO  # the one place that knows the repository
 STUDENT = REPO / "notebooks" / "lstm_text_student.ipynb"
 ORIGINAL = REPO / "notebooks" / "lstm_text.ipynb"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("make_student_copy",
-                                                  REPO / "tools" / "make_student_copy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("make_student_copy")
 
 
 def test_student_copy_is_in_sync_with_the_notebook():
