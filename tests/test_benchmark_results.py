@@ -1,9 +1,9 @@
-"""The benchmark figures quoted in the READMEs are the ones a real run of bench.py saved.
+"""The benchmark figures quoted in docs/speed.md are the ones a real run of bench.py saved.
 
 No timing here (speed is benchmarks/bench.py's job). These checks keep the committed
 results honest: each table is what bench.py renders from its own JSON (with
-lstm_text.benchmark.report), latest.md is the newest full run, and the ratios the top-level
-README quotes are recomputed from that JSON.
+lstm_text.benchmark.report), latest.md is the newest full run, and the ratios docs/speed.md
+quotes (one table per processor) are recomputed from that JSON.
 """
 import json
 import re
@@ -45,12 +45,10 @@ def _median_rate(run, impl, n_h):
     return run["sizes"][str(n_h)][impl]["computed_chars_per_s"]["median"]
 
 
-def _readme_speed_tables():
+def _speed_tables():
     """[(results file stem, {row label: ratios})]: one table per processor measured, each
     quoting the results file named last before it."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Speed"):]
-    section = section[:section.index("\n## ", 1)]
+    section = (REPO / "docs" / "speed.md").read_text(encoding="utf-8")
     tables, source, rows = [], None, None
     for line in section.splitlines():
         named = re.findall(r"benchmarks/results/(bench-[0-9-]+)\.json", line)
@@ -67,9 +65,9 @@ def _readme_speed_tables():
     return tables
 
 
-def test_readme_ratios_come_from_the_committed_runs():
-    tables = _readme_speed_tables()
-    assert tables, "the README's speed section has no ratio table"
+def test_quoted_ratios_come_from_the_committed_runs():
+    tables = _speed_tables()
+    assert tables, "docs/speed.md has no ratio table"
     for source, rows in tables:
         assert source, "each speed table must follow the name of the results file it quotes"
         results = json.loads((RESULTS / (source + ".json")).read_text())
