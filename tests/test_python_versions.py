@@ -1,4 +1,4 @@
-"""Python 3.11, 3.12 and 3.13 (README, "Python versions"): Theano optimises the notebook's
+"""Python 3.11, 3.12 and 3.13 (docs/python-versions.md): Theano optimises the notebook's
 model into the same graph on each, and each version's environment that exists here works.
 
 The environments are not built here (make test must stay fast): `make venv PYTHON=python3.12`

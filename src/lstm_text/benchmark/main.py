@@ -144,7 +144,7 @@ def run_subprocesses(jobs):
 
 
 MKL_DIRS = [Path(sys.prefix) / "lib", Path("/tmp/lstm-text-mkl/lib")]
-"""Where to look for libmkl_rt.so (an unpacked `pip download mkl` wheel; see README)."""
+"""Where to look for libmkl_rt.so (an unpacked `pip download mkl` wheel; see benchmarks/README.md)."""
 
 
 def find_mkl():
