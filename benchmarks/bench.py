@@ -6,11 +6,11 @@
 
 Rows (see benchmarks/README.md for the discussion):
   (a) faithful   the notebook's graph (notebook_model.build_graph), compiled as the notebook does
-  (b) fast       the optimised Theano graph of the same model (lstm_text/fast_graph.py)
+  (b) fast       the optimised Theano graph of the same model (lstm_text/speed/fast_graph.py)
   (c) torch      PyTorch nn.LSTM + Linear + masked cross-entropy, SGD (skipped without torch)
   (d) numpy      a hand-written NumPy forward/backward with fused gates (NumpyLstm)
   (f) C op      the same model with the whole recurrence in one C Op per direction
-                 (lstm_text/fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
+                 (lstm_text/speed/fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
   (e) ceiling    the model's GEMMs alone: per step the (B x n)(n x 4n) forward product and
                  the (B x 4n)(4n x n) backward one, dU = H^T dZ over all steps, and the three
                  output-layer products (see CeilingNumpy). Measured through NumPy's own BLAS
@@ -31,7 +31,7 @@ and again with it filled (warm). The BLAS comparison reruns (b) and (e theano) w
 linked to other BLAS libraries.
 Results: benchmarks/results/bench-<date>.{json,md,png} and latest.md / latest.png.
 
-The code is the package lstm_text.benchmark (src/lstm_text/benchmark/): workloads,
+The code is the package lstm_text.speed.benchmark (src/lstm_text/speed/benchmark/): workloads,
 implementations (NumpyLstm, CeilingNumpy, ...), measure, report and main; this file is
 its entry point, and the subprocesses run it again.
 """
@@ -40,7 +40,7 @@ import sys
 from lstm_text import blas_library
 
 blas_library.load_numpy()   # before anything imports numpy: its OpenBLAS with the CPU's kernel
-from lstm_text.benchmark.main import main  # noqa: E402
+from lstm_text.speed.benchmark.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

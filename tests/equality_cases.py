@@ -43,7 +43,7 @@ def faithful_graph():
 
 def set_weights(faithful, fast, weights):
     """Give the notebook's graph `weights` and the fused graph the same numbers, fused."""
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     for param, value in zip(faithful.params, weights):
         param.set_value(value)
     for param, value in zip(fast.params, fast_graph.fuse_params(weights)):

@@ -2,7 +2,7 @@
 
 No timing here (speed is benchmarks/bench.py's job). These checks keep the committed
 results honest: each table is what bench.py renders from its own JSON (with
-lstm_text.benchmark.report), latest.md is the newest full run, and the ratios docs/speed.md
+lstm_text.speed.benchmark.report), latest.md is the newest full run, and the ratios docs/speed.md
 quotes (one table per processor) are recomputed from that JSON.
 """
 import json
@@ -17,7 +17,7 @@ FULL_RUNS = sorted(p for p in RESULTS.glob("bench-*.json") if not p.stem.endswit
 
 @pytest.fixture(scope="module")
 def bench():
-    from lstm_text.benchmark import report
+    from lstm_text.speed.benchmark import report
     return report
 
 
@@ -90,7 +90,7 @@ def test_the_committed_runs_used_todays_workload():
     """The batches a committed run measured are the ones workloads.make_batches makes now
     (sentence lengths of the bundled corpus, its seed): a change to the workload needs a new
     run. And every row computed the padding too (real characters < computed)."""
-    from lstm_text.benchmark.workloads import make_batches
+    from lstm_text.speed.benchmark.workloads import make_batches
     for path in FULL_RUNS:
         results = json.loads(path.read_text())
         config = results["config"]
@@ -108,8 +108,8 @@ def test_the_committed_runs_used_todays_workload():
 def test_gemm_flops_are_the_ceilings_products():
     """The GFLOP/s table's FLOP count: 1,168,200,000 at n_h 50 worked out by hand, and for
     every size 2 m k n summed over the products the ceiling (row e) actually computes."""
-    from lstm_text.benchmark.implementations import CeilingNumpy
-    from lstm_text.benchmark.workloads import STEPS, gemm_flops
+    from lstm_text.speed.benchmark.implementations import CeilingNumpy
+    from lstm_text.speed.benchmark.workloads import STEPS, gemm_flops
     # n_h 50, batch 100, 150 steps, 60 characters: 2 x 150 x 2 x 100 x 50 x 200 (the per-step
     # pair) + 2 x 50 x 15000 x 200 (dU) + 3 x 2 x 14900 x 50 x 60 (the output layer).
     assert gemm_flops(50) == 600_000_000 + 300_000_000 + 268_200_000

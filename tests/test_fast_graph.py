@@ -1,10 +1,10 @@
-"""lstm_text.fast_graph computes the notebook's model: same cost, same gradients.
+"""lstm_text.speed.fast_graph computes the notebook's model: same cost, same gradients.
 
 Both graphs are built in float64 on tiny sizes (the notebook's in FAST_COMPILE mode, i.e.
 Theano's Python implementations; the fast one compiled as it runs), given the same random
 weights (mapped with fuse_params) and the same padded batch; cost, every gradient (with the
 notebook's gradient clipping active), the SGD update and single_step must agree to 1e-10
-relative. The hand-written NumPy LSTM of the benchmark (lstm_text.benchmark) is checked against
+relative. The hand-written NumPy LSTM of the benchmark (lstm_text.speed.benchmark) is checked against
 the fast graph the same way. No timing here: speed is the benchmark's job (make bench).
 """
 import numpy
@@ -24,7 +24,7 @@ def _batch(rng):
 
 @pytest.fixture(scope="module")
 def graphs():
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     # The notebook's graph in FAST_COMPILE mode (see equality_cases); the fast graph as it runs.
     faithful, f_faithful = faithful_graph()
     with theano.change_flags(floatX="float64"):
@@ -64,7 +64,7 @@ def test_graphs_are_float64(graphs):
 
 
 def test_fuse_and_unfuse_are_inverse(graphs):
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     fused = fast_graph.fuse_params(graphs["weights"])
     assert [w.shape for w in fused] == [(N_H, N_IN), (N_IN,), (N_IN, 4 * N_H),
                                         (N_H, 4 * N_H), (4 * N_H,)]
@@ -74,7 +74,7 @@ def test_fuse_and_unfuse_are_inverse(graphs):
 
 def test_same_initial_weights_for_a_seed(graphs):
     """Built with the same seed, the fast graph starts from the notebook's weights."""
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     expected = fast_graph.fuse_params(graphs["initial_faithful"])
     for value, want in zip(graphs["initial_fast"], expected):
         numpy.testing.assert_array_equal(value, want)
@@ -95,7 +95,7 @@ def test_equal_cost(graphs):
 
 
 def test_equal_gradients(graphs):
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     grads_faithful = graphs["out_faithful"][1:]
     grads_fast = graphs["out_fast"][1:]
     # Every faithful gradient is non-trivial (the padding and masks are exercised) ...
@@ -120,7 +120,7 @@ def test_padding_does_not_change_the_cost(graphs):
 
 def test_update_model_is_one_sgd_step(graphs):
     """The fast graph's updates give the notebook's update_model step (clipped SGD)."""
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     faithful = graphs["faithful"]
     faithful.update_model(graphs["x"], graphs["mask"])
     after = [p.get_value() for p in faithful.params]
@@ -140,8 +140,8 @@ def test_single_step_matches(graphs):
 
 def test_numpy_reference_matches_the_fast_graph(graphs):
     """The benchmark's hand-written NumPy LSTM (d) has the same cost and gradients."""
-    from lstm_text import fast_graph
-    from lstm_text.benchmark.implementations import NumpyLstm
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed.benchmark.implementations import NumpyLstm
     fused = fast_graph.fuse_params(graphs["weights"])
     model = NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1)
     cost, grads = model.cost_and_grads(graphs["x"], graphs["mask"], batch_size=BATCH)

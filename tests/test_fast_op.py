@@ -1,4 +1,4 @@
-"""lstm_text.fast_op: the recurrence as one C Op per direction, same numbers.
+"""lstm_text.speed.fast_op: the recurrence as one C Op per direction, same numbers.
 
 As tests/test_fast_graph.py does for the scan graph: the notebook's graph (lstm_text.notebook_model, in
 FAST_COMPILE mode, i.e. Theano's Python implementations) and build_op_graph are built in
@@ -36,8 +36,8 @@ def _close(actual, expected, what=""):
 
 @pytest.fixture(scope="module")
 def graphs():
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     faithful, f_faithful = faithful_graph()
     with theano.change_flags(floatX="float64"):
         fast = fast_op.build_op_graph(N_IN, N_H, batch_size=BATCH, learning_rate=0.1,
@@ -69,7 +69,7 @@ CASES = ["ragged", "one time step", "batch size 1"]
 
 
 def test_graph_is_float64_and_uses_the_ops(graphs):
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_op
     fast = graphs["fast"]
     assert fast.cost.dtype == "float64" and all(p.dtype == "float64" for p in fast.params)
     ops = {type(node.op) for node in theano.gof.graph.io_toposort(
@@ -80,8 +80,8 @@ def test_graph_is_float64_and_uses_the_ops(graphs):
 
 def test_training_graph_overwrites_the_gates_in_place(graphs):
     """The optimiser lets LstmRecurrenceGrad write dZ over G in the training function."""
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     fast = graphs["fast"]
     with theano.change_flags(floatX="float64"):
         f = fast_graph.function([fast.x, fast.mask], fast.cost, updates=fast.updates)
@@ -91,7 +91,7 @@ def test_training_graph_overwrites_the_gates_in_place(graphs):
 
 
 def test_same_initial_weights_for_a_seed(graphs):
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     faithful, fast = graphs["initial"]
     for value, want in zip(fast, fast_graph.fuse_params(faithful)):
         numpy.testing.assert_array_equal(value, want)
@@ -115,7 +115,7 @@ def test_equal_cost(graphs, case):
 
 @pytest.mark.parametrize("case", CASES)
 def test_equal_gradients(graphs, case):
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     result = graphs["results"][case]
     for name, got, want in zip(NAMES, fast_graph.unfuse_params(result["fast"][1:]),
                                result["faithful"][1:]):
@@ -141,7 +141,7 @@ def test_reference_cost_for_ragged_batch(graphs):
 
 @pytest.mark.parametrize("case", ["ragged", "batch size 1"])
 def test_update_model_is_one_sgd_step(graphs, case):
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     faithful, result = graphs["faithful"], graphs["results"][case]
     faithful.update_model(result["x"], result["mask"])
     after = [p.get_value() for p in faithful.params]
@@ -181,7 +181,7 @@ def _op_inputs(rng, steps=5, batch=3, n_in=6, n=4):
 def test_verify_grad():
     """Finite differences of LstmRecurrence's H against its gradient (LstmRecurrenceGrad),
     for W, U, b, h0 and c0, in float64."""
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_op
     rng = numpy.random.RandomState(42)
     x, mask, values = _op_inputs(rng)
 
@@ -195,8 +195,8 @@ def test_verify_grad():
 def test_c_code_matches_numpy_perform():
     """The C implementation (fast_run) and the Op's NumPy perform() (Python linker), forward
     and backward, with a non-zero initial state; and T.grad through the Op gives the same."""
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     rng = numpy.random.RandomState(7)
     x, mask, values = _op_inputs(rng, steps=4, batch=3, n_in=5, n=3)
     with theano.change_flags(floatX="float64"):
@@ -227,8 +227,8 @@ def test_c_code_matches_numpy_perform():
 
 
 def test_bad_input_is_an_error():
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     rng = numpy.random.RandomState(3)
     x, mask, values = _op_inputs(rng)
     with theano.change_flags(floatX="float64"):
@@ -249,8 +249,8 @@ def test_bad_input_is_an_error():
 
 def test_float32_is_close_to_float64():
     """The float32 C code (what training runs) against the float64 NumPy loops."""
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     rng = numpy.random.RandomState(11)
     x, mask, values = _op_inputs(rng, steps=7, batch=3, n_in=6, n=8)
     dh = rng.randn(7, 3, 8)
@@ -274,8 +274,8 @@ def test_float32_is_close_to_float64():
 
 def test_softmax_nll():
     """SoftmaxNll: C against its NumPy perform() and the definition, and verify_grad."""
-    from lstm_text import fast_graph
-    from lstm_text import fast_op
+    from lstm_text.speed import fast_graph
+    from lstm_text.speed import fast_op
     rng = numpy.random.RandomState(9)
     R, K = 13, 7
     E, b = rng.randn(R, K) * 2, rng.randn(K)

@@ -12,11 +12,12 @@ Import `lstm_text.environment` before theano or fuel (it sets their flags). Modu
     plots           learning curves
     progress        the training progress bar (a widget in Jupyter, text when headless)
     notebook_model  the model from the notebook's tagged cells (for tests and experiments)
-    fast_graph      the same model as an optimised Theano graph (fused gates, C cell ops)
-    fast_op         the whole recurrence in one C Op (its C sources: fast_op_*.c)
     experiments     the experiments notebook's runner cells, imported by its tests
     study           how far the model goes in 30 minutes: two trainers, logged, resumable
-    benchmark       the speed benchmark (benchmarks/bench.py is its entry point)
+    paths           where the repository is (the one place that knows)
+    speed/          the speed work, a subpackage of its own: fast_graph (the same model as an
+                    optimised Theano graph), fast_op (the whole recurrence in one C Op, its C in
+                    the .c files there) and benchmark (benchmarks/bench.py is its entry point)
 
 The notebook's own helper for downloads and the dictionary is notebooks/lstm_text_data.py.
 Nothing is imported here, so `import lstm_text.files` does not configure Theano.

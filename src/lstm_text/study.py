@@ -4,9 +4,9 @@
     python -m lstm_text.study --trainer torch --minutes 30 --out build/study/torch
 
 (`make study` starts both at once, one thread each.) Two trainers, one recipe and the very same
-minibatches: `fast`, the project's one-C-Op model (lstm_text.fast_op, tested equal to the
-notebook's), and `torch`, PyTorch's nn.LSTM (lstm_text.benchmark.torch_lstm). Both start from the
-same weights, drawn and initialised as the experiments notebook does; the minibatch stream, the
+minibatches: `fast`, the project's one-C-Op model (lstm_text.speed.fast_op, tested equal to
+the notebook's), and `torch`, PyTorch's nn.LSTM (lstm_text.speed.benchmark.torch_lstm). Both
+start from the same weights, drawn and initialised as the experiments notebook does; the minibatch stream, the
 position and random generators (`Run`), the optimizer update rules, the gradient clipping, the
 validation point (`record`) and the resumable checkpoint (`save_run` / `load_run`) are the
 experiments notebook's own code (lstm_text.experiments). Validation is the notebooks' metric:
@@ -38,8 +38,9 @@ import numpy  # noqa: E402
 import theano  # noqa: E402
 import theano.tensor as T  # noqa: E402
 
-from lstm_text import experiments, fast_graph, fast_op  # noqa: E402
-from lstm_text.benchmark.torch_lstm import FUSED_NAMES, TorchLstm  # noqa: E402
+from lstm_text import experiments  # noqa: E402
+from lstm_text.speed import fast_graph, fast_op  # noqa: E402
+from lstm_text.speed.benchmark.torch_lstm import FUSED_NAMES, TorchLstm  # noqa: E402
 from lstm_text.checkpoints import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from lstm_text.corpus import load_corpus  # noqa: E402
 from lstm_text.files import atomic_write_bytes  # noqa: E402

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy
 
-from lstm_text.benchmark.implementations import (NumpyLstm, expand_impls, import_theano,
+from lstm_text.speed.benchmark.implementations import (NumpyLstm, expand_impls, import_theano,
                                                  make_impl)
-from lstm_text.benchmark.workloads import (BATCH, GEN_CHARS, LARGE_GEMM, N_IN, STEPS,
+from lstm_text.speed.benchmark.workloads import (BATCH, GEN_CHARS, LARGE_GEMM, N_IN, STEPS,
                                            make_batches)
 
 
@@ -84,7 +84,7 @@ def large_gemm_gflops(n=LARGE_GEMM, reps=3):
     runs = {"numpy": lambda: numpy.dot(a, b, out=out)}
     if "theano" in sys.modules:
         theano = sys.modules["theano"]
-        from lstm_text import fast_graph
+        from lstm_text.speed import fast_graph
         product = fast_graph.function([], theano.shared(a).dot(theano.shared(b)))
         runs["theano"] = product.fn
     result = {}
@@ -116,7 +116,7 @@ def worker(args):
             names.remove("c")
     if set(names) & {"a", "b", "e_theano", "f"}:
         import_theano()                     # imports are not counted as an implementation's
-        from lstm_text import fast_graph  # noqa: F401     # memory below
+        from lstm_text.speed import fast_graph  # noqa: F401     # memory below
         from lstm_text import notebook_model  # noqa: F401
     batches = make_batches()
     real = [float(mask.sum()) for _, mask in batches]
@@ -187,7 +187,7 @@ def compile_worker(args):
 def gradient_check():
     """(d) against (b) once, on a small float64 case: cost and gradients to 1e-10."""
     theano = import_theano()
-    from lstm_text import fast_graph
+    from lstm_text.speed import fast_graph
     n_in, n_h, batch = 7, 5, 4
     rng = numpy.random.RandomState(3)
     weights = [rng.randn(*shape) * 0.5 for shape in

@@ -2,11 +2,10 @@
 
 One place for them, so that all rows compute the same thing from the same starting point.
 """
-from pathlib import Path
-
 import numpy
 
-REPO = Path(__file__).resolve().parents[3]  # src/lstm_text/benchmark/ in the repository
+from lstm_text.paths import REPO  # the one place that knows the repository
+
 N_IN, BATCH, STEPS, LEARNING_RATE = 60, 100, 150, 0.1
 SEED = 2015
 N_BATCHES = 3                        # distinct batches, used in turn

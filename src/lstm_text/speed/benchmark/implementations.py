@@ -5,7 +5,7 @@ need Theano import it (configured by lstm_text.environment) only when they are b
 """
 import numpy
 
-from lstm_text.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, SEED, STEPS,
+from lstm_text.speed.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, SEED, STEPS,
                                            initial_weights)
 
 LABELS = {
@@ -152,7 +152,7 @@ class FaithfulImpl(_GraphImpl):
         return notebook_model.build_graph(*args)
 
     def weights(self, n_h):
-        from lstm_text import fast_graph
+        from lstm_text.speed import fast_graph
         return [numpy.ascontiguousarray(value)
                 for value in fast_graph.unfuse_params(initial_weights(N_IN, n_h))]
 
@@ -162,7 +162,7 @@ class FastImpl(_GraphImpl):
 
     @staticmethod
     def build_graph(*args):
-        from lstm_text import fast_graph
+        from lstm_text.speed import fast_graph
         return fast_graph.build_fast_graph(*args)
 
 
@@ -172,16 +172,16 @@ class OpImpl(_GraphImpl):
 
     @staticmethod
     def build_graph(*args):
-        from lstm_text import fast_op
+        from lstm_text.speed import fast_op
         return fast_op.build_op_graph(*args)
 
 
 class TorchImpl:
-    """(c): PyTorch's nn.LSTM (lstm_text.benchmark.torch_lstm), plain SGD on the same weights."""
+    """(c): PyTorch's nn.LSTM (lstm_text.speed.benchmark.torch_lstm), plain SGD on the same weights."""
     name = "c"
 
     def __init__(self, n_h, threads):
-        from lstm_text.benchmark.torch_lstm import TorchLstm
+        from lstm_text.speed.benchmark.torch_lstm import TorchLstm
         self.model = TorchLstm(initial_weights(N_IN, n_h), batch_size=BATCH, threads=threads)
         self.optimizer = self.model.torch.optim.SGD(self.model.params, lr=LEARNING_RATE)
 
@@ -245,7 +245,7 @@ class CeilingTheano:
 
     def __init__(self, n_h):
         theano = import_theano()
-        from lstm_text import fast_graph
+        from lstm_text.speed import fast_graph
         shared = lambda v: theano.shared(v, borrow=True)  # noqa: E731
         ref = CeilingNumpy(n_h)
         h, u, dz = shared(ref.h), shared(ref.u), shared(ref.dz)

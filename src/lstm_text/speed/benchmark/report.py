@@ -7,8 +7,8 @@ import datetime
 import json
 import shutil
 
-from lstm_text.benchmark.implementations import LABELS
-from lstm_text.benchmark.workloads import LARGE_GEMM, REPO, gemm_flops
+from lstm_text.speed.benchmark.implementations import LABELS
+from lstm_text.speed.benchmark.workloads import LARGE_GEMM, REPO, gemm_flops
 
 RESULTS = REPO / "benchmarks" / "results"
 

@@ -1,6 +1,6 @@
 """The notebook's LSTM recurrence as one C Op per direction: the whole minibatch in one call.
 
-lstm_text.fast_graph runs the recurrence as Theano scans (a Gemm and a fused cell Op per
+lstm_text.speed.fast_graph runs the recurrence as Theano scans (a Gemm and a fused cell Op per
 time step, the loop itself in Python on Python 3.11). Here the loop is in C:
 
 * LstmRecurrence(x, mask, W, U, b, h0, c0) -> H, C, G, TC runs every time step of the
@@ -52,7 +52,7 @@ from theano.gradient import DisconnectedType, grad_not_implemented
 from theano.tensor import blas as theano_blas
 from theano.tensor import blas_headers
 
-from lstm_text import fast_graph
+from lstm_text.speed import fast_graph
 
 C_COMMON = "fast_op_common.c"
 C_FORWARD = "fast_op_forward.c"
