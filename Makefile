@@ -60,7 +60,7 @@ run: $(STAMP)
 notebook-outputs: $(STAMP)
 	LSTM_EPOCHS=$(EPOCHS) $(PY) tools/run_notebook.py notebooks/lstm_text.ipynb --out $(OUT) --in-place
 
-# The experiments notebook at full size (about 35 minutes); outputs in build/experiments.
+# The experiments notebook at full size (about 30 minutes); outputs in build/experiments.
 experiments: $(STAMP)
 	$(PY) tools/run_notebook.py notebooks/lstm_text_experiments.ipynb --out build/experiments
 
