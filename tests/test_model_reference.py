@@ -691,3 +691,9 @@ def test_prepared_copies_never_give_a_batch_of_one_time_step(model, dictionary, 
         model.g.evaluate_model, fuel_stream(corpus.train_file, dictionary, BATCH_SIZE),
         BATCH_SIZE)
     assert bpc == pytest.approx(expected_bpc, rel=1e-10)
+
+
+def test_speak_needs_the_dictionary_and_size_passed_in(model):
+    """No globals: without dictionary= and n_h= speak says what it needs."""
+    with pytest.raises(TypeError, match=r"speak\(\) needs dictionary= and n_h="):
+        notebook_model.speak(model.g.single_step, n_steps=5)
