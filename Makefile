@@ -64,6 +64,11 @@ notebook-outputs: $(STAMP)
 experiments: $(STAMP)
 	$(PY) tools/run_notebook.py notebooks/lstm_text_experiments.ipynb --out build/experiments
 
+# The third notebook: inside the trained model (the study's kept model); outputs in build/inside.
+.PHONY: inside
+inside: $(STAMP)
+	$(PY) tools/run_notebook.py notebooks/lstm_text_inside.ipynb --out build/inside
+
 # Speed benchmark (prints a table; results in benchmarks/results/). PyTorch is an optional,
 # benchmark-only dependency: installed here once when pip can get it, its rows skipped otherwise.
 # torch 2.13 declares setuptools>=77 while the lock keeps 65.5 (Fuel's build needs it), so

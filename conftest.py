@@ -27,6 +27,7 @@ NBVAL_SCHEDULE = {
     "LSTM_EXPERIMENT_MINIBATCHES": "2",
     "LSTM_EXPERIMENTS": "adam,best-bucketed",
     "LSTM_EXPERIMENTS_DIR": str(REPO / "build" / "nbval" / "experiments"),
+    "LSTM_INSIDE_CHARS": "1500",
     "LSTM_TEXT_HEADLESS": "1",
 }
 for _name, _value in NBVAL_SCHEDULE.items():

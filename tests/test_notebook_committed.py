@@ -12,6 +12,7 @@ import pytest
 from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOK = REPO / "notebooks" / "lstm_text.ipynb"
 EXPERIMENTS = REPO / "notebooks" / "lstm_text_experiments.ipynb"
+INSIDE = REPO / "notebooks" / "lstm_text_inside.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,11 @@ def experiments():
     return json.loads(EXPERIMENTS.read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module")
+def inside():
+    return json.loads(INSIDE.read_text(encoding="utf-8"))
+
+
 def _code_cells(notebook):
     return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
 
@@ -33,7 +39,7 @@ def _stdout(cell):
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
-@pytest.mark.parametrize("which", ["notebook", "experiments"])
+@pytest.mark.parametrize("which", ["notebook", "experiments", "inside"])
 def test_run_top_to_bottom_in_order_without_errors(request, which):
     notebook = request.getfixturevalue(which)
     counts = [cell["execution_count"] for cell in _code_cells(notebook)]
@@ -101,3 +107,19 @@ def test_experiments_committed_run_compared_every_configuration(experiments):
 def images_in(notebook):
     return [o for cell in _code_cells(notebook) for o in cell["outputs"]
             if "image/png" in o.get("data", {})]
+
+
+@pytest.mark.parametrize("which", ["notebook", "experiments", "inside"])
+def test_committed_outputs_carry_no_machine_paths(request, which):
+    """Paths are printed relative to the repository: no folder of the machine that ran it."""
+    notebook = request.getfixturevalue(which)
+    text = json.dumps([cell.get("outputs", []) for cell in notebook["cells"]])
+    for folder in (str(REPO), "/home/", "/root/", "/tmp/", "/Users/"):
+        assert folder not in text, folder
+
+
+def test_no_test_runner_comments_in_the_code_a_reader_sees(notebook, experiments, inside):
+    """nbval's markers are cell tags, not comments in the code."""
+    for book in (notebook, experiments, inside):
+        for cell in _code_cells(book):
+            assert "NBVAL" not in "".join(cell["source"])

@@ -14,6 +14,7 @@ Import `lstm_text.environment` before theano or fuel (it sets their flags). Modu
     notebook_model  the model from the notebook's tagged cells (for tests and experiments)
     experiments     the experiments notebook's runner cells, imported by its tests
     study           how far the model goes in 30 minutes: two trainers, logged, resumable
+    inside          the third notebook's plumbing: surprise, cell states, gates, HTML colouring
     paths           where the repository is (the one place that knows)
     speed/          the speed work, a subpackage of its own: fast_graph (the same model as an
                     optimised Theano graph), fast_op (the whole recurrence in one C Op, its C in
