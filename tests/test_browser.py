@@ -13,6 +13,8 @@ outputs, runs all cells on the tiny corpus (the kernel inherits the server's LST
 and checks what a reader sees: no error, nothing on stderr in the first code cell, the training
 progress bar as a widget, the learning-curve plot as an image. It then closes the browser and
 the server without saving, and checks that the notebook file's bytes are unchanged.
+A second test runs notebooks/lstm_text_inside.ipynb the same way, types a prefix into its Play
+box, moves its temperature slider, and waits for new text each time (about 35 s).
 
 On 2 cores: 30 s to 2 minutes with a warm Theano compile cache (.cache/theano, which the other
 tests share), about 5 minutes with a cold one.
@@ -436,3 +438,64 @@ def test_notebook_runs_in_jupyterlab(tmp_path, request):
         problems.append("notebooks/%s in the repository changed during the test" % NOTEBOOK)
     assert not problems, ("in JupyterLab (screenshot %s):\n  - " % (tmp_path / "jupyterlab.png")
                           + "\n  - ".join(problems))
+
+
+INSIDE = "lstm_text_inside.ipynb"
+OUTPUT_TEXT_JS = """() => Array.from(document.querySelectorAll('.jp-OutputArea .widget-output'))
+                      .map(e => e.innerText).join('\\n')"""
+
+
+def test_the_inside_notebook_plays_in_jupyterlab(tmp_path):
+    """Open lstm_text_inside.ipynb, run it, type a prefix into its Play box and move the
+    temperature slider: new text appears each time (ipywidgets, live kernel)."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no chromium on PATH: run tools/install_browser_test.sh")
+    notebooks = serve_copy(tmp_path)
+    # The notebook reads the study's kept model, ../docs/study/fast-best.npz; only read.
+    (notebooks.parent / "docs").symlink_to(REPO / "docs", target_is_directory=True)
+    server = LabServer(notebooks, tmp_path)
+    try:
+        failure = server.start()
+        if failure:
+            pytest.skip("JupyterLab cannot start here: %s" % failure)
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=CHROMIUM_ARGS, timeout=60_000)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto("%s/lab/tree/%s?token=%s" % (server.url, INSIDE, server.token),
+                          wait_until="domcontentloaded", timeout=PAGE_TIMEOUT * 1000)
+                page.wait_for_function(
+                    "(arg) => { const s = (%s)(arg); return s && s.ready && s.status === 'idle'; }"
+                    % STATE_JS, arg={"path": INSIDE, "full": False},
+                    timeout=PAGE_TIMEOUT * 1000, polling=500)
+                state = page.evaluate(STATE_JS, {"path": INSIDE, "full": False})
+                page.evaluate("(arg) => { (%s)(arg); return true; }" % COMMAND_JS,
+                              {"id": state["id"], "command": "notebook:run-all-cells"})
+                state, _ = wait_for_run_all(page, INSIDE)
+                errors = [text_of(o) for cell in page.evaluate(
+                    STATE_JS, {"path": INSIDE, "full": True})["cells"]
+                    for o in cell["outputs"] if o["output_type"] == "error"]
+                assert not errors, errors
+
+                prefix = page.locator(".jp-OutputArea .widget-text input").first
+                prefix.wait_for(timeout=RENDER_TIMEOUT * 1000)
+                prefix.fill("captain wentworth ")
+                page.wait_for_function(
+                    "() => (%s)().includes('captain wentworth ')" % OUTPUT_TEXT_JS,
+                    timeout=RENDER_TIMEOUT * 1000, polling=250)
+                before = page.evaluate(OUTPUT_TEXT_JS)
+                handle = page.locator(".jp-OutputArea .widget-hslider .noUi-handle").first
+                handle.focus()
+                for _ in range(5):                        # temperature 0.5 -> 1.0
+                    page.keyboard.press("ArrowRight")
+                page.wait_for_function(
+                    "(before) => { const now = (%s)(); return now.includes('captain wentworth ')"
+                    " && now !== before; }" % OUTPUT_TEXT_JS, arg=before,
+                    timeout=RENDER_TIMEOUT * 1000, polling=250)
+                page.screenshot(path=str(tmp_path / "inside.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.stop()
