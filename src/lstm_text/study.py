@@ -24,7 +24,8 @@ The budget counts all wall time after compiling, validation included.
 """
 import os
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: one core per trainer
+if __name__ == "__main__":   # run as a command: one core per trainer (imported: no side effect)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # before NumPy loads
 
 import argparse  # noqa: E402
 import inspect  # noqa: E402
