@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from lstm_text.paths import REPO as ROOT
 SOURCE = ROOT / "notebooks" / "lstm_text.ipynb"
 OUT = ROOT / "notebooks" / "lstm_text_student.ipynb"
 EXERCISES_HEADING = "Things to try"

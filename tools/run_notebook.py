@@ -36,9 +36,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from lstm_text import paths
 from lstm_text.files import atomic_write_bytes
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = paths.REPO
 # Errors whose message says all a user needs: shown in one line, without the traceback.
 NAMED_ERRORS = {"ParameterError", "DataError", "CheckpointError", "EnvironmentProblem",
                 "FloatingPointError"}

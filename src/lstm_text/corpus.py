@@ -27,8 +27,8 @@ from lstm_text.files import (DataError, atomic_open, decoded_lines, expect_sha25
                              is_cached, os_errors, read_checksums, sha256_file)
 
 REPO_ROOT = paths.REPO
-DATA_DIR = REPO_ROOT / "data"
-WORK_DIR = REPO_ROOT / "build" / "data"
+DATA_DIR = paths.DATA
+WORK_DIR = paths.BUILD / "data"
 
 
 class TextFileReport(NamedTuple):
