@@ -32,10 +32,11 @@ def main():
         config = dict(study.RECIPE, trainer=name, n_h=args.n_h)
         model = (study.FastModel(n_in, config) if name == "fast"
                  else study.TorchModel(n_in, config, threads=1))
-        run = study.experiments.Run(name, config, corpus, config["seed"], config["batch_size"],
-                                    model=model)
         trainers[name] = model
         model.set_learning_rate(config["learning_rate"])
+    # The study's stream (the same for both trainers: it depends on the seed, not the model).
+    run = study.experiments.Run("fast", config, corpus, config["seed"], config["batch_size"],
+                                model=trainers["fast"])
     batches = run.minibatches()
     batches = [next(batches) for _ in range(args.minibatches + 2)]
     seconds = {name: 0.0 for name in trainers}

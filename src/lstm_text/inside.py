@@ -70,8 +70,8 @@ def gate_variables(lstm, outputs):
 def load(path, n_in):
     """The model saved at `path` (the notebooks' parameter names), built for `n_in` characters;
     also returns the checkpoint's meta record."""
-    model_bytes = 4 * (n_in * 4 * 4096 + 4096 * 4 * 4096)     # refused unread beyond n_h 4096
-    arrays, meta = load_checkpoint(str(path), array_names=NAMES, max_bytes=4 * model_bytes)
+    # n_h is read from the file, so the loader's own bound applies (checkpoints.MAX_BYTES).
+    arrays, meta = load_checkpoint(str(path), array_names=NAMES)
     n_h = arrays["U_i"].shape[0]
     return build(n_in, n_h, arrays), meta
 

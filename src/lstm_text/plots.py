@@ -11,6 +11,17 @@ def save_figure(figure, path, dpi=100):
         figure.savefig(handle, format="png", dpi=dpi)
 
 
+def _finish(figure, axes, title, path):
+    """Title, grid and legend; saved as PNG to `path` when given; returns the figure."""
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    if path:
+        save_figure(figure, path)
+    return figure
+
+
 def plot_learning_curves(histories, title="Learning curves", path=None):
     """Plot train (dashed) and validation (solid) bits per character against minibatches.
 
@@ -27,13 +38,7 @@ def plot_learning_curves(histories, title="Learning curves", path=None):
                       alpha=0.6, label="%s training" % label)
     axes.set_xlabel("minibatches")
     axes.set_ylabel("bits per character")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    if path:
-        save_figure(figure, path)
-    return figure
+    return _finish(figure, axes, title, path)
 
 
 def plot_study(logs, title="Validation bits per character against wall time", path=None):
@@ -50,10 +55,4 @@ def plot_study(logs, title="Validation bits per character against wall time", pa
     axes.set_xlabel("wall-clock minutes (training and validation)")
     axes.set_ylabel("validation bits per character")
     axes.set_ylim(top=3.5)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    if path:
-        save_figure(figure, path)
-    return figure
+    return _finish(figure, axes, title, path)
