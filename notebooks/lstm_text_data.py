@@ -1,32 +1,27 @@
-"""The notebook's helper: downloads and the character dictionary.
+"""The notebook's helper: the 2015 downloads and the character dictionary, in Python 3.
 
-The 2015 notebook fetched three files with `requests` and `gzip` (traindata.txt.gz,
-valdata.txt.gz and dictionary.pkl) and unpickled the dictionary. This module does the same,
-carefully: `download()` has timeouts, retries, a deadline per file, checksums and a progress
-line, and moves aside a file it cannot use (an HTML login page, say) instead of caching it;
-`download_original()` fetches the three files; `load_dictionary()` unpickles without running
-code, and `build_dictionary()` makes a dictionary from your own text.
+The original notebook fetched traindata.txt.gz, valdata.txt.gz and dictionary.pkl with
+`requests`, unzipped the text with `gzip` and read the dictionary with cPickle. This file
+keeps those steps, each made safe:
 
-Every problem is one ``DataError`` whose message names the file (and URL) and what to do.
-The corpus itself (the bundled Austen novels, checks of text files) is lstm_text.corpus,
-and the atomic-write plumbing is lstm_text.files.
+- `fetch(url, path)` streams one URL into a file, with timeouts, and returns its SHA-256;
+  every failure is one DownloadError that says whether trying again may help.
+- `load_dictionary(path)` reads a pickled char -> int dictionary without running code and
+  checks it; `build_dictionary(lines)` makes one from your own text.
+
+It needs only the standard library and `requests`, and never imports the package: the
+package builds on it (lstm_text.download adds retries, a deadline, a cache and checks of
+what arrived, then writes each file whole or not at all; lstm_text.corpus checks the text).
 """
 import hashlib
 import os
 import pickle
 import re
 import string
-import sys
-import time
-import warnings
 from pathlib import Path
 
 import requests
-import urllib3  # requests' own transport: its errors surface when reading response.raw
-
-from lstm_text.files import (CHUNK, DataError, atomic_write_bytes, decoded_lines,  # noqa: F401
-                             expect_sha256, gzip_chunks, gunzip_file, os_errors, sha256_file,
-                             temporary)
+import urllib3  # requests' own transport: its errors surface while reading response.raw
 
 UNKNOWN = "~"  # the notebook's token for characters missing from the dictionary
 ORIGINAL_URL = "http://www-etud.iro.umontreal.ca/~brakelp/"
@@ -37,299 +32,79 @@ ORIGINAL_SOURCE = {
     "dictionary": ORIGINAL_URL + "dictionary.pkl",
 }
 ORIGINAL_FILES = {"train": "traindata.txt", "valid": "valdata.txt", "dictionary": "dictionary.pkl"}
-DOWNLOAD_HINT = "Check the URL and your network connection, then try again."
 CONNECT_TIMEOUT, READ_TIMEOUT = 10, 20  # seconds: to connect; to wait for the next bytes
-DEADLINE = 600                          # seconds per downloaded file, retries included
-PROGRESS_BYTES = 1 << 20                # files this large (or of unknown size) show progress
-PROGRESS_EVERY = 1.0                    # seconds between its updates on a terminal (else 10x)
+CHUNK = 1 << 16                         # bytes read at a time
+
+
+class DataError(Exception):
+    """A data file or download is missing or unusable; the message names it and the fix."""
+
+
+class DownloadError(DataError):
+    """A download failed. `retry`: trying again may help (no connection, a server error,
+    a cut transfer); `timed_out`: nothing came within the timeout."""
+
+    def __init__(self, message, retry=False, timed_out=False):
+        super().__init__(message)
+        self.retry, self.timed_out = retry, timed_out
 
 
 # ---------------------------------------------------------------- downloads
 
-class _Transient(Exception):
-    """A download failure worth retrying (connection trouble, HTTP 5xx)."""
-
-class _TimedOut(_Transient):
-    """No connection or no data within the timeout: retried once, not `retries` times."""
-
-def _short_reason(exc):
+def _reason(exc):
     """The useful part of a requests/urllib3 error, e.g. '[Errno 111] Connection refused'."""
     text = str(exc)
     match = re.search(r"\[Errno -?\d+\][^'\")]*", text)
     return match.group(0).strip() if match else f"{type(exc).__name__}: {text[:300]}"
 
-def _size(count):
-    """A byte count for people: '850 B', '12.3 kB', '4.1 MB'."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count:.0f} B"
-
-def _html_problem(path, url):
-    """Why `path` (downloaded from `url`) is an HTML page rather than the file, or None."""
-    if url.lower().endswith((".html", ".htm")):
-        return None
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    xhtml = start.startswith(b"<?xml") and b"<html" in start
-    if not (xhtml or start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))):
-        return None
-    title = re.search(rb"<title[^>]*>(.*?)</title", head, re.I | re.S)
-    titled = f" titled {title.group(1).decode('utf-8', 'replace').strip()[:80]!r}" if title else ""
-    return (f"it is an HTML page{titled}, not the file: the network sent a login page (log "
-            f"in to it in a browser first) or the file has moved")
-
-def _text_problem(path):
-    """Why a downloaded text file cannot be the corpus (empty, or binary), or None."""
-    with open(path, "rb") as handle:
-        head = handle.read(CHUNK)
-    if not head:
-        return "it is empty"
-    if b"\0" in head:
-        return "it holds NUL bytes, so it is not a text file"
-    return None
-
-def _dictionary_problem(path):
-    """Why `path` is not a usable dictionary pickle, or None."""
-    try:
-        load_dictionary(path)
-    except DataError as exc:
-        return str(exc).removeprefix(f"{path}: ").rstrip(".")
-    return None
-
-def _problem(path, url, check):
-    """The first problem that the HTML test or `check(path)` finds in a file, or None."""
-    return _html_problem(path, url) or (check(path) if check else None)
-
-def _reject(path, dest):
-    """Move an unusable `path` aside for inspection, to the first free name of DEST.rejected,
-    DEST.rejected.1, ...: an older rejected file (perhaps the user's own) is never replaced."""
-    for number in range(1000):
-        aside = dest.with_name(dest.name + ".rejected" + (f".{number}" if number else ""))
-        try:
-            os.link(path, aside)    # fails if `aside` exists: no race can overwrite it
-        except FileExistsError:
-            continue
-        except OSError:             # a file system without hard links
-            if aside.exists():
-                continue
-            os.replace(path, aside)
-            return aside
-        os.unlink(path)
-        return aside
-    raise DataError(f"{dest}: 1000 rejected copies beside it already; delete them.")
-
-class _Progress:
-    """A one-line report on stderr for large downloads: size, percentage and rate."""
-
-    def __init__(self, name, total):
-        self.name, self.total, self.done = name, total, 0
-        self.show = total is None or total >= PROGRESS_BYTES
-        self.every = PROGRESS_EVERY * (1 if sys.stderr.isatty() else 10)
-        self.started = self.last = time.monotonic()
-        self.shown = False
-
-    def rate(self):
-        return self.done / max(time.monotonic() - self.started, 1e-3)
-
-    def text(self):
-        of = f" of {_size(self.total)} ({100 * self.done / self.total:.0f}%)" if self.total else ""
-        return f"{_size(self.done)}{of}, {_size(self.rate())}/s"
-
-    def update(self, count):
-        self.done += count
-        now = time.monotonic()
-        if self.show and now - self.last >= self.every:
-            self.last, self.shown = now, True
-            sys.stderr.write(f"\rdownloading {self.name}: {self.text()}   ")
-            sys.stderr.flush()
-
-    def close(self, finished=True):
-        """The last line: the size, time and rate of a finished download; else end the line."""
-        if finished and self.show:
-            seconds = time.monotonic() - self.started
-            end = "\r" if self.shown else ""
-            sys.stderr.write(f"{end}downloaded {self.name}: {_size(self.done)} in {seconds:.0f} s "
-                             f"({_size(self.rate())}/s)\n")
-        elif self.shown:
-            sys.stderr.write("\n")  # the error message that follows gets a line of its own
-        sys.stderr.flush()
-
-def _receive(response, path, what, clock, decode):
-    """Stream the response body into `path`, fsynced; return its SHA-256 as served.
-
-    `clock` is (start, deadline in seconds) of the whole file. Past the deadline, or as soon
-    as the rate seen so far cannot finish in time, it gives up with a DataError.
-    """
-    started, deadline = clock
-    total = int(response.headers.get("Content-Length", "0") or 0) or None
-    progress = _Progress(response.url.rsplit("/", 1)[-1] or what, total)
-    digest = hashlib.sha256()
-    finished = False
-    with open(path, "wb") as out:
-        try:
-            # read1: whatever has arrived (one recv), so a trickling server cannot hold us
-            # inside one read past the deadline.
-            for chunk in iter(lambda: response.raw.read1(CHUNK, decode_content=decode), b""):
-                digest.update(chunk)
-                out.write(chunk)
-                progress.update(len(chunk))
-                _check_deadline(progress, started, deadline, what)
-            out.flush()
-            os.fsync(out.fileno())
-            finished = True
-        except urllib3.exceptions.TimeoutError as exc:
-            raise _TimedOut(f"no data for the read timeout ({_short_reason(exc)})") from None
-        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
-            raise _Transient(_short_reason(exc)) from None
-        finally:
-            progress.close(finished)
-    return digest.hexdigest()
-
-def _check_deadline(progress, started, deadline, what):
-    """Give up (DataError) past the deadline, or early when the rate cannot make it in time."""
-    elapsed = time.monotonic() - started
-    left = (progress.total - progress.done) if progress.total else None
-    attempt_seconds = time.monotonic() - progress.started
-    projected = (elapsed + left / max(progress.rate(), 1e-9)
-                 if left and attempt_seconds >= min(10.0, deadline / 3) else 0)
-    if elapsed > deadline or projected > deadline:
-        why = (f"at {_size(progress.rate())}/s the remaining {_size(left)} would take "
-               f"{projected - elapsed:.0f} s more" if projected > deadline else
-               f"it was still unfinished")
-        raise DataError(f"gave up on {what} after {elapsed:.0f} s: {_size(progress.done)} "
-                        f"received, and {why}; the limit is {deadline:g} s per file. "
-                        f"The network or the server is too slow: try again later, or "
-                        f"download the file another way and put it at the path above.")
-
-def _request(url, timeout, what, hint):
-    """GET `url` streaming; a connection problem is _Transient, HTTP 4xx a DataError."""
+def _get(url, timeout):
+    """The streaming response to GET `url`; no answer, or HTTP 4xx/5xx, is a DownloadError."""
     try:
         response = requests.get(url, stream=True, timeout=timeout,
                                 headers={"Accept-Encoding": "identity"})
-    except requests.Timeout as exc:  # ConnectTimeout or ReadTimeout (no answer)
-        raise _TimedOut(f"no answer within the timeout ({_short_reason(exc)})") from None
+    except requests.Timeout as exc:  # no connection, or no answer, within the timeout
+        raise DownloadError(f"no answer within the timeout ({_reason(exc)})",
+                            retry=True, timed_out=True) from None
     except requests.ConnectionError as exc:
-        raise _Transient(_short_reason(exc)) from None
-    except requests.RequestException as exc:
-        raise DataError(f"cannot download {what}: {_short_reason(exc)}") from None
-    if response.status_code >= 500:
-        response.close()
-        raise _Transient(f"HTTP {response.status_code} {response.reason}")
+        raise DownloadError(_reason(exc), retry=True) from None
+    except requests.RequestException as exc:  # a malformed URL, say: trying again won't help
+        raise DownloadError(_reason(exc)) from None
     if response.status_code >= 400:
         response.close()
-        raise DataError(f"cannot download {what}: HTTP {response.status_code} "
-                        f"{response.reason}. {hint}")
+        raise DownloadError(f"HTTP {response.status_code} {response.reason}",
+                            retry=response.status_code >= 500)
     return response
 
-def _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout, clock, check, hint):
-    """One download attempt: stream `url` to a temporary file, verify, move it to `dest`."""
-    what = f"{url} (downloading to {dest})"
-    response = _request(url, timeout, what, hint)
-    with response, temporary(dest) as received:
-        # A .gz file is often labelled "Content-Encoding: gzip"; we want its bytes as served
-        # and gunzip them ourselves, so urllib3 decodes the transfer only when not gunzipping.
-        served = _receive(response, received, what, clock, decode=not gunzip)
-        expect_sha256(served, download_sha256, f"{what}, as served")
-        _refuse_unusable(received, dest, url, None if gunzip else check, hint)
-        if not gunzip:
-            expect_sha256(served, sha256, what)
-            os.replace(received, dest)
-            return
-        with temporary(dest) as text:
-            with open(text, "wb") as out:
-                for chunk in gzip_chunks(received, what):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            expect_sha256(sha256_file(text), sha256, what)
-            _refuse_unusable(text, dest, url, check, hint)
-            os.replace(text, dest)
+def fetch(url, path, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), decode=True, report=None):
+    """Stream `url` into the file `path`, fsynced; return the SHA-256 of the bytes written.
 
-def _refuse_unusable(path, dest, url, check, hint):
-    """DataError if `path` is an HTML page or fails `check`; it is moved to DEST.rejected."""
-    problem = _problem(path, url, check)
-    if problem:
-        aside = _reject(path, dest)
-        raise DataError(f"{url} sent a file that is not usable as {dest}: {problem}. It is "
-                        f"kept as {aside} for inspection; nothing was cached, so the next "
-                        f"run downloads it again. {hint}")
-
-def _usable_cache(dest, sha256, url, check):
-    """True when `dest` is a usable cached copy; a failing one is moved aside with a warning."""
-    if not dest.is_file():
-        return False
-    if sha256 is not None:
-        problem = None if sha256_file(dest) == sha256.lower() else "its SHA-256 is wrong"
-    else:
-        problem = _problem(dest, url, check)
-    if problem is None:
-        return True
-    aside = _reject(dest, dest)
-    warnings.warn(f"{dest}: the cached copy is not usable: {problem}. Moved it to {aside} "
-                  f"for inspection; downloading {url} again.", stacklevel=3)
-    return False
-
-def download(url, dest, sha256=None, gunzip=False, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-             retries=3, backoff=1.0, download_sha256=None, deadline=DEADLINE, check=None,
-             hint=DOWNLOAD_HINT):
-    """Download `url` to `dest` (gunzipped if asked) unless a valid copy is already there.
-
-    `sha256` is checked against the final file at `dest` (the decompressed text when
-    gunzip=True), so it also validates the cache; `download_sha256` is checked against the
-    bytes as served. A mismatch of either leaves nothing behind. `check(path)` returns None
-    or what is wrong with a file; a file that fails it, or is an HTML page (a login page, a
-    moved file), is moved to DEST.rejected and named in the message, whether it was cached
-    or just downloaded. `timeout` is (connect, read) seconds; `deadline` bounds the seconds
-    spent on the file, retries included. Connection errors and HTTP 5xx are retried
-    `retries` more times, waiting backoff, 2*backoff, ... seconds; timeouts once; 4xx never.
-    Every failure is one DataError naming the URL and the file, ending with `hint`.
+    `timeout` is (connect, read) seconds. decode=False keeps the bytes as served (a .gz file
+    sent with "Content-Encoding: gzip" stays compressed, for gzip to open). `report(received,
+    total)` is called after each piece (total is None when the server does not say); it may
+    raise to stop. `path` is written in place: fetch into a temporary name and rename it once
+    checked, as lstm_text.download does, so that a failure never leaves half a file behind.
     """
-    dest = Path(dest)
-    if dest.is_dir():
-        raise DataError(f"{dest} is a directory; download() needs a file name for {url}.")
-    with os_errors(dest.parent):
-        if _usable_cache(dest, sha256, url, check):
-            return dest
-        started, timeouts = time.monotonic(), 0
-        for attempt in range(retries + 1):
-            try:
-                _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout,
-                            (started, deadline), check, hint)
-                return dest
-            except _Transient as exc:
-                timeouts += isinstance(exc, _TimedOut)
-                wait = backoff * 2 ** attempt
-                if (attempt == retries or timeouts == 2
-                        or time.monotonic() + wait - started > deadline):
-                    raise DataError(f"cannot download {url} to {dest}: {exc} "
-                                    f"(tried {attempt + 1} times). {hint}") from None
-                time.sleep(wait)
-
-def original_hint(folder):
-    """What to do when the 2015 files cannot be downloaded: the command, or where they go."""
-    return (f"Once online, run `LSTM_CORPUS=original make run` again, or download "
-            f"{', '.join(ORIGINAL_SOURCE.values())} another way and put them into {folder} "
-            f"(the .gz files as they are). `make run` alone uses the bundled Austen corpus.")
-
-def download_original(folder, timeout):
-    """Download the 2015 notebook's files into `folder`; return (train, valid, dictionary).
-
-    Files put there by hand are used as they are: traindata.txt.gz is decompressed once.
-    """
-    hint = original_hint(folder)
-    paths = []
-    for key in ("train", "valid"):
-        text = folder / ORIGINAL_FILES[key]
-        archive = text.with_name(text.name + ".gz")
-        if not text.is_file() and archive.is_file():
-            gunzip_file(archive, text)
-        paths.append(download(ORIGINAL_SOURCE[key], text, gunzip=True, timeout=timeout,
-                              check=_text_problem, hint=hint))
-    paths.append(download(ORIGINAL_SOURCE["dictionary"], folder / ORIGINAL_FILES["dictionary"],
-                          timeout=timeout, check=_dictionary_problem, hint=hint))
-    return tuple(paths)
+    response = _get(url, timeout)
+    total = int(response.headers.get("Content-Length", "0") or 0) or None
+    digest, received = hashlib.sha256(), 0
+    with response, open(path, "wb") as out:
+        try:
+            # read1 returns what has arrived (one recv), so a server that sends a byte at a
+            # time cannot keep us inside one read past a deadline that `report` enforces.
+            for chunk in iter(lambda: response.raw.read1(CHUNK, decode_content=decode), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                received += len(chunk)
+                if report:
+                    report(received, total)
+        except urllib3.exceptions.TimeoutError as exc:
+            raise DownloadError(f"no data within the read timeout ({_reason(exc)})",
+                                retry=True, timed_out=True) from None
+        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+            raise DownloadError(_reason(exc), retry=True) from None  # e.g. a cut transfer
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- the dictionary
@@ -340,30 +115,23 @@ def ascii_lower(text):
     """Lowercase A-Z only, as Python 2's str.lower did on the byte strings of the original."""
     return text.translate(_ASCII_LOWER)
 
-def build_dictionary(paths, encoding="utf-8", preprocess=str.lower):
-    """Map every character that Fuel will look up in `paths` to 0..n-1, in sorted order.
+def build_dictionary(lines, preprocess=str.lower):
+    """Map every character that Fuel will look up in `lines` to 0..n-1, in sorted order.
 
-    Characters are those of each line after `preprocess` and strip(), as Fuel's TextFile
-    reads them. '~' (unknown) comes last, unless it occurs in the text: then it keeps its
-    sorted place and the dictionary has no extra entry.
+    `lines` are decoded text, e.g. open("my_text.txt", encoding="utf-8"); the characters are
+    those of each line after `preprocess` and strip(), as Fuel's TextFile reads them. '~'
+    (unknown) comes last, unless it occurs in the text: then it keeps its sorted place.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
+    if isinstance(lines, (str, bytes, os.PathLike)):
+        raise TypeError("build_dictionary takes lines of text, e.g. open(path), not a path")
     chars = set()
-    for path in paths:
-        for _, line in decoded_lines(path, encoding):
-            chars.update(preprocess(line).strip())
+    for line in lines:
+        chars.update(preprocess(line).strip())
     dictionary = {char: index for index, char in enumerate(sorted(chars))}
     dictionary.setdefault(UNKNOWN, len(dictionary))
     return dictionary
 
-def save_dictionary(dictionary, path):
-    """Pickle a validated dictionary atomically (protocol 2, which Python 2 can read too)."""
-    dictionary = validate_dictionary(dictionary, str(path))
-    atomic_write_bytes(path, pickle.dumps(dictionary, protocol=2))
-    return Path(path)
-
-class _NoGlobalsUnpickler(pickle.Unpickler):
+class _PlainDataUnpickler(pickle.Unpickler):
     """Unpickles only plain data: any class or function in the pickle is refused, not run."""
 
     def find_class(self, module, name):
@@ -393,7 +161,7 @@ def load_dictionary(path):
         raise DataError(f"{path}: dictionary file {problem}.")
     try:
         with open(path, "rb") as handle:
-            obj = _NoGlobalsUnpickler(handle, encoding="bytes").load()
+            obj = _PlainDataUnpickler(handle, encoding="bytes").load()
     except Exception as exc:  # noqa: BLE001 - any parse failure of untrusted bytes
         reason = str(exc) or type(exc).__name__
         raise DataError(f"{path}: not a usable dictionary pickle: {reason}.") from None

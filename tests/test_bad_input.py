@@ -29,7 +29,7 @@ from lstm_text.paths import REPO  # the one place that knows the repository
 NOTEBOOKS = REPO / "notebooks"
 
 import lstm_text_data as ltd
-from lstm_text import corpus as corpora
+from lstm_text import corpus as corpora, download as dl
 from lstm_text_data import DataError
 
 MAIN = NOTEBOOKS / "lstm_text.ipynb"
@@ -385,7 +385,7 @@ def test_a_rejected_file_is_never_replaced_and_the_users_own_file_is_kept(server
     with pytest.warns(UserWarning, match=r"it holds NumPy objects \(numpy\S*\), e.g. "
                       r"numpy.int64 ids; save it with plain Python values") as caught:
         with pytest.raises(DataError, match=r"kept as \S+dictionary.pkl.rejected.2 for "):
-            ltd.download(server.url + "/dictionary.pkl", dest, check=ltd._dictionary_problem)
+            dl.download(server.url + "/dictionary.pkl", dest, check=dl.dictionary_problem)
     assert "Moved it to %s" % (tmp_path / "dictionary.pkl.rejected.1") in str(caught[0].message)
     assert "malicious" not in str(caught[0].message)
     assert (tmp_path / "dictionary.pkl.rejected").read_bytes() == b"rejected last week"
@@ -399,9 +399,9 @@ def test_a_wrong_checksum_twice_keeps_both_files(server, tmp_path):
     dest.write_bytes(b"the user's good file\n")
     server.routes["/t.txt"] = answer(b"served\n")
     with pytest.warns(UserWarning), pytest.raises(DataError, match="SHA-256"):
-        ltd.download(server.url + "/t.txt", dest, sha256="0" * 64)
+        dl.download(server.url + "/t.txt", dest, sha256="0" * 64)
     with pytest.raises(DataError, match="SHA-256"):
-        ltd.download(server.url + "/t.txt", dest, sha256="0" * 64)
+        dl.download(server.url + "/t.txt", dest, sha256="0" * 64)
     assert (tmp_path / "t.txt.rejected").read_bytes() == b"the user's good file\n"
     assert names(tmp_path) == ["t.txt.rejected"]
 
@@ -409,7 +409,7 @@ def test_a_wrong_checksum_twice_keeps_both_files(server, tmp_path):
 def test_html_page_instead_of_a_gz_file_is_named_as_such(server, tmp_path):
     server.routes["/traindata.txt.gz"] = answer(PORTAL, headers={"Content-Type": "text/html"})
     with pytest.raises(DataError, match="HTML page titled 'Hotel WiFi") as error:
-        ltd.download(server.url + "/traindata.txt.gz", tmp_path / "traindata.txt", gunzip=True)
+        dl.download(server.url + "/traindata.txt.gz", tmp_path / "traindata.txt", gunzip=True)
     assert "gzip" not in str(error.value)
     assert names(tmp_path) == ["traindata.txt.rejected"]
 
@@ -417,7 +417,7 @@ def test_html_page_instead_of_a_gz_file_is_named_as_such(server, tmp_path):
 def test_a_server_that_never_answers_is_given_up_on_quickly(silent_url, tmp_path):
     started = time.monotonic()
     with pytest.raises(DataError) as error:
-        ltd.download(silent_url, tmp_path / "t.txt", timeout=(1, 1), retries=3, backoff=0)
+        dl.download(silent_url, tmp_path / "t.txt", timeout=(1, 1), retries=3, backoff=0)
     assert time.monotonic() - started < 6  # two tries of 1 s, not four
     message = str(error.value)
     assert silent_url in message and "no answer within the timeout" in message
@@ -430,7 +430,7 @@ def test_a_trickling_server_of_known_size_is_given_up_on_early(server, tmp_path)
     server.routes["/big.txt"] = trickle(b"x" * 100_000, every=0.05)
     started = time.monotonic()
     with pytest.raises(DataError) as error:
-        ltd.download(server.url + "/big.txt", tmp_path / "big.txt", deadline=3)
+        dl.download(server.url + "/big.txt", tmp_path / "big.txt", deadline=3)
     assert time.monotonic() - started < 3
     message = str(error.value)
     assert message.startswith("gave up on %s/big.txt (downloading to %s)"
@@ -444,17 +444,17 @@ def test_a_trickling_server_of_unknown_size_is_stopped_at_the_deadline(server, t
     started = time.monotonic()
     with pytest.raises(DataError, match=r"after \d+ s: .* received, and it was still "
                        r"unfinished; the limit is 1.5 s per file"):
-        ltd.download(server.url + "/big.txt", tmp_path / "big.txt", deadline=1.5)
+        dl.download(server.url + "/big.txt", tmp_path / "big.txt", deadline=1.5)
     assert time.monotonic() - started < 4 and names(tmp_path) == []
 
 
 def test_large_downloads_show_size_percentage_and_rate(server, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(ltd, "PROGRESS_EVERY", 0.02)  # 0.2 s on a non-terminal
+    monkeypatch.setattr(dl, "PROGRESS_EVERY", 0.02)  # 0.2 s on a non-terminal
     body = os.urandom(1_500_000)
     server.routes["/big.bin"] = trickle(body, every=0.05, chunk=100_000)
     server.routes["/small.bin"] = answer(b"small")
-    ltd.download(server.url + "/big.bin", tmp_path / "big.bin")
-    ltd.download(server.url + "/small.bin", tmp_path / "small.bin")
+    dl.download(server.url + "/big.bin", tmp_path / "big.bin")
+    dl.download(server.url + "/small.bin", tmp_path / "small.bin")
     err = capsys.readouterr().err
     assert "\rdownloading big.bin: " in err and " of 1.5 MB (" in err and "B/s" in err
     assert "downloaded big.bin: 1.5 MB in " in err and err.endswith("B/s)\n")
@@ -465,7 +465,7 @@ def test_large_downloads_show_size_percentage_and_rate(server, tmp_path, monkeyp
 def test_offline_the_hint_is_a_command_and_a_folder(dead_url, monkeypatch, tmp_path):
     for key, name in ltd.ORIGINAL_FILES.items():
         monkeypatch.setitem(ltd.ORIGINAL_SOURCE, key, "%s/%s" % (dead_url, name))
-    monkeypatch.setattr(ltd, "download", _no_retries(ltd.download))
+    monkeypatch.setattr(dl, "download", _no_retries(dl.download))
     with pytest.raises(DataError) as error:
         corpora.load_corpus("original", work_dir=tmp_path)
     message = str(error.value)
@@ -497,8 +497,8 @@ def test_files_put_in_place_by_hand_are_used_offline(dead_url, monkeypatch, tmp_
 
 KILLED_DOWNLOAD = textwrap.dedent("""
     import sys
-    import lstm_text_data
-    lstm_text_data.download(sys.argv[1], sys.argv[2], deadline=60)
+    from lstm_text.download import download
+    download(sys.argv[1], sys.argv[2], deadline=60)
 """)
 
 
@@ -522,7 +522,7 @@ def test_a_killed_download_leaves_a_temporary_that_the_next_one_removes(server, 
     os.utime(old_style, (time.time() - 3600, time.time() - 3600))
     recent_old_style = tmp_path / ".t.txt.abcdefabcdef.tmp"
     recent_old_style.write_bytes(b"x")
-    ltd.download(server.url + "/t.txt", dest)
+    dl.download(server.url + "/t.txt", dest)
     assert names(tmp_path) == [recent_old_style.name, "t.txt"]
 
 

@@ -1,6 +1,7 @@
 """Tests of lstm_text.files (atomic writes) and of checking text files before Fuel reads them
 (lstm_text.corpus.check_text_file): fast, offline, no Theano."""
 
+import gzip
 from collections import Counter
 
 import pytest
@@ -28,6 +29,14 @@ def test_atomic_open_error_keeps_old_file_and_removes_temp(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_bytes() == b"old"
     assert names(tmp_path) == ["f.bin"]
+
+
+def test_gunzip_file_truncated_archive(tmp_path):
+    packed = gzip.compress(b"The first sentence.\nAnd a second one.\n")
+    archive = write(tmp_path / "a.txt.gz", packed[: len(packed) // 2])
+    with pytest.raises(DataError, match="a.txt.gz.*gzip"):
+        files.gunzip_file(archive, tmp_path / "a.txt")
+    assert names(tmp_path) == ["a.txt.gz"]
 
 
 # ---------------------------------------------------------------- checking text files

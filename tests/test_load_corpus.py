@@ -11,13 +11,18 @@ from file_helpers import names, sha256, write  # noqa: F401
 from local_http import dead_url, no_proxy, server  # noqa: F401  (fixtures)
 
 import lstm_text_data as ltd
-from lstm_text import corpus as corpora
+from lstm_text import corpus as corpora, download as dl
 from lstm_text_data import DataError
 
 from lstm_text.paths import NOTEBOOKS  # the one place that knows the repository
 
 TEXT = "The first sentence.\nAnd a second one, café.\n".encode("utf-8")
 GZ = gzip.compress(TEXT)
+
+
+def lines(path):
+    """The lines of a UTF-8 file, split at b'\\n' as Fuel's TextFile splits them."""
+    return Path(path).read_bytes().decode("utf-8").split("\n")
 
 
 # ---------------------------------------------------------------- load_corpus
@@ -37,7 +42,7 @@ def test_user_files_blank_lines_dropped_in_copy_and_originals_untouched(tmp_path
     assert Path(corpus.train_file).read_bytes() == b"First line.\nSecond line.\n"
     assert Path(corpus.valid_file).read_bytes() == b"Second line.\n"
     assert Path(corpus.train_file).parent == tmp_path / "work" / "files"
-    assert corpus.dictionary == ltd.build_dictionary([corpus.train_file])
+    assert corpus.dictionary == ltd.build_dictionary(lines(corpus.train_file))
     assert ltd.load_dictionary(corpus.dictionary_file) == corpus.dictionary
 
 
@@ -110,7 +115,7 @@ def test_austen_source_unpacks_once_and_builds_dictionary(tmp_path, monkeypatch)
     folder = tmp_path / "work" / "austen"
     assert corpus.train_file == str(folder / "austen_train.txt")
     assert Path(corpus.test_file).read_text() == BUNDLE["test"]
-    assert corpus.dictionary == ltd.build_dictionary([corpus.train_file])
+    assert corpus.dictionary == ltd.build_dictionary(lines(corpus.train_file))
     assert len(corpus.dictionary) == len(set(BUNDLE["train"].lower()) - {"\n"}) + 1
     assert names(folder) == ["austen_test.txt", "austen_train.txt", "austen_valid.txt",
                              "dictionary.pkl"]
@@ -160,7 +165,7 @@ def test_original_source_from_a_local_server(server, tmp_path, monkeypatch):
 
 def test_original_source_offline_says_what_to_do(dead_url, tmp_path, monkeypatch):
     monkeypatch.setitem(ltd.ORIGINAL_SOURCE, "train", dead_url + "/traindata.txt.gz")
-    monkeypatch.setattr(ltd, "download", _fast(ltd.download))
+    monkeypatch.setattr(dl, "download", _fast(dl.download))
     with pytest.raises(DataError, match=r"cannot download .*Once online, run "
                        r"`LSTM_CORPUS=original make run` again, or download .* another way "
                        r"and put them into .*original") as err:
@@ -174,6 +179,14 @@ def _fast(function):
     return call
 
 
+def test_save_dictionary_round_trip_through_the_helper(tmp_path):
+    dictionary = {"a": 0, "b": 1, "é": 2, "~": 3}
+    path = corpora.save_dictionary(dictionary, tmp_path / "dictionary.pkl")
+    assert path.read_bytes()[:2] == b"\x80\x02"  # protocol 2
+    assert ltd.load_dictionary(path) == dictionary
+    assert names(tmp_path) == ["dictionary.pkl"]
+
+
 @pytest.fixture
 def bundled():
     if not (corpora.DATA_DIR / "SHA256SUMS").is_file():
@@ -185,7 +198,7 @@ def test_tiny_source_from_the_repository(bundled, tmp_path):
     with pytest.warns(UserWarning, match="tiny_valid.txt"):  # digits unseen in tiny_train
         corpus = corpora.load_corpus("tiny", work_dir=tmp_path)
     assert corpus.train_file == str(bundled / "tiny_train.txt")
-    assert corpus.dictionary == ltd.build_dictionary([corpus.train_file])
+    assert corpus.dictionary == ltd.build_dictionary(lines(corpus.train_file))
     assert corpus.dictionary["~"] == len(corpus.dictionary) - 1
     assert ltd.load_dictionary(corpus.dictionary_file) == corpus.dictionary
 

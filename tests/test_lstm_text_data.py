@@ -1,163 +1,122 @@
-"""Tests of the notebook's helper notebooks/lstm_text_data.py: downloads and the dictionary.
+"""Tests of the notebook's helper notebooks/lstm_text_data.py: fetch and the dictionary.
 
-Downloads are tested against a real HTTP server on 127.0.0.1 (tests/local_http.py, no mocks);
-every bad input has its own test. Fast and offline: no Theano, no Fuel, no internet.
+fetch is tested against a real HTTP server on 127.0.0.1 (tests/local_http.py, no mocks);
+every bad dictionary has its own test. Fast and offline: no Theano, no Fuel, no internet.
 """
+import ast
 import gzip
+import hashlib
 import os
 import pickle
 import shlex
+import subprocess
+import sys
 
 import pytest
 
-from file_helpers import names, sha256, write  # noqa: F401
+from file_helpers import names, write  # noqa: F401
 from local_http import dead_url, no_proxy, server  # noqa: F401  (fixtures)
 
 import lstm_text_data as ltd
-from lstm_text_data import DataError
+from lstm_text import paths
+from lstm_text_data import DataError, DownloadError
 
-FAST = {"timeout": 5, "retries": 2, "backoff": 0}
+HELPER = paths.NOTEBOOKS / "lstm_text_data.py"
 TEXT = "The first sentence.\nAnd a second one, café.\n".encode("utf-8")
 GZ = gzip.compress(TEXT)
 
 
-# ---------------------------------------------------------------- downloads
+# ---------------------------------------------------------------- one direction, small
 
-def test_download_gunzip_checksums_and_cache_hit(server, tmp_path):
-    # Served the way Apache serves .gz files; we must still get the text, decompressed once.
+def test_the_helper_needs_only_the_standard_library_and_requests():
+    imported = set()
+    for node in ast.walk(ast.parse(HELPER.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"requests", "urllib3"}
+    # ... and importing it, from its own folder, loads nothing of the package.
+    code = ("import sys, lstm_text_data; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lstm_text'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=paths.NOTEBOOKS, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+    assert len(HELPER.read_text(encoding="utf-8").splitlines()) <= 200  # a student reads it
+
+
+# ---------------------------------------------------------------- fetch
+
+def test_fetch_writes_the_bytes_and_returns_their_sha256(server, tmp_path):
+    # Served the way Apache serves .gz files: decode=False keeps the gzip bytes as served.
     server.routes["/t.txt.gz"] = (200, GZ, {"Content-Encoding": "gzip"})
-    dest = tmp_path / "t.txt"
-    got = ltd.download(server.url + "/t.txt.gz", dest, sha256=sha256(TEXT), gunzip=True,
-                       download_sha256=sha256(GZ), **FAST)
-    assert got == dest and dest.read_bytes() == TEXT
-    assert ltd.download(server.url + "/t.txt.gz", dest, sha256=sha256(TEXT), gunzip=True,
-                        **FAST) == dest
-    assert ltd.download(server.url + "/t.txt.gz", dest, gunzip=True, **FAST) == dest
-    assert server.hits == ["/t.txt.gz"]  # the cache answered the second and third calls
-    assert names(tmp_path) == ["t.txt"]
+    seen = []
+    digest = ltd.fetch(server.url + "/t.txt.gz", tmp_path / "t.gz", decode=False,
+                       report=lambda received, total: seen.append((received, total)))
+    assert (tmp_path / "t.gz").read_bytes() == GZ
+    assert digest == hashlib.sha256(GZ).hexdigest()
+    assert seen[-1] == (len(GZ), len(GZ))
+    assert ltd.fetch(server.url + "/t.txt.gz", tmp_path / "t.txt") == hashlib.sha256(
+        TEXT).hexdigest()  # decode=True: the transfer encoding undone
+    assert (tmp_path / "t.txt").read_bytes() == TEXT
 
 
-def test_download_plain_file(server, tmp_path):
-    server.routes["/dictionary.pkl"] = (200, b"\x80\x02}q\x00.", {})
-    dest = ltd.download(server.url + "/dictionary.pkl", tmp_path / "sub" / "d.pkl", **FAST)
-    assert dest.read_bytes() == b"\x80\x02}q\x00."
+@pytest.mark.parametrize("status, retry", [(404, False), (403, False), (500, True), (503, True)])
+def test_fetch_http_errors_say_whether_to_retry(server, tmp_path, status, retry):
+    server.routes["/t.txt"] = (status, b"no", {})
+    with pytest.raises(DownloadError, match=f"HTTP {status}") as err:
+        ltd.fetch(server.url + "/t.txt", tmp_path / "t.txt", timeout=5)
+    assert (err.value.retry, err.value.timed_out) == (retry, False)
+    assert names(tmp_path) == []  # nothing was opened for an error page
 
 
-def test_download_replaces_cached_file_with_wrong_checksum(server, tmp_path):
-    server.routes["/t.txt"] = (200, TEXT, {})
-    dest = write(tmp_path / "t.txt", b"stale")
-    with pytest.warns(UserWarning, match=r"t.txt: the cached copy is not usable: its SHA-256 "
-                      r"is wrong. Moved it to .*t.txt.rejected for inspection"):
-        ltd.download(server.url + "/t.txt", dest, sha256=sha256(TEXT), **FAST)
-    assert dest.read_bytes() == TEXT and len(server.hits) == 1
-    assert (tmp_path / "t.txt.rejected").read_bytes() == b"stale"  # kept, not lost
-
-
-def test_download_404_is_not_retried(server, tmp_path):
-    dest = tmp_path / "traindata.txt"
-    with pytest.raises(DataError) as err:
-        ltd.download(server.url + "/traindata.txt.gz", dest, gunzip=True, **FAST)
-    message = str(err.value)
-    assert "404" in message and server.url + "/traindata.txt.gz" in message
-    assert str(dest) in message and message.endswith(ltd.DOWNLOAD_HINT)
-    assert server.hits == ["/traindata.txt.gz"]
-    assert names(tmp_path) == []
-
-
-def test_download_500_is_retried_then_fails(server, tmp_path):
-    server.routes["/t.txt"] = (500, b"oops", {})
-    with pytest.raises(DataError) as err:
-        ltd.download(server.url + "/t.txt", tmp_path / "t.txt", **FAST)
-    assert "HTTP 500" in str(err.value) and "tried 3 times" in str(err.value)
-    assert len(server.hits) == 1 + FAST["retries"]
-    assert names(tmp_path) == []
-
-
-def test_download_recovers_after_a_503(server, tmp_path):
-    server.routes["/t.txt"] = [(503, b"busy", {}), (200, TEXT, {})]
-    dest = ltd.download(server.url + "/t.txt", tmp_path / "t.txt", **FAST)
-    assert dest.read_bytes() == TEXT and len(server.hits) == 2
-
-
-def test_download_truncated_body_is_retried_and_leaves_nothing(server, tmp_path):
+def test_fetch_a_cut_transfer_is_worth_retrying(server, tmp_path):
     server.routes["/t.txt"] = (200, TEXT[:10], {"Content-Length": str(len(TEXT))})
-    with pytest.raises(DataError, match="cannot download"):
-        ltd.download(server.url + "/t.txt", tmp_path / "t.txt", **FAST)
-    assert len(server.hits) == 1 + FAST["retries"]
-    assert names(tmp_path) == []
+    with pytest.raises(DownloadError) as err:
+        ltd.fetch(server.url + "/t.txt", tmp_path / "t.txt", timeout=5)
+    assert err.value.retry and not err.value.timed_out
 
 
-def test_download_connection_refused_is_one_clear_error(dead_url, tmp_path):
-    dest = tmp_path / "traindata.txt"
-    with pytest.raises(DataError) as err:
-        ltd.download(dead_url + "/traindata.txt.gz", dest, gunzip=True, timeout=2, retries=1,
-                     backoff=0)
-    message = str(err.value)
-    assert dead_url in message and str(dest) in message
-    assert "refused" in message.lower() and message.endswith(ltd.DOWNLOAD_HINT)
-    assert err.value.__cause__ is None and err.value.__suppress_context__  # one traceback
-    assert names(tmp_path) == []
+def test_fetch_connection_refused(dead_url, tmp_path):
+    with pytest.raises(DownloadError, match="(?i)refused") as err:
+        ltd.fetch(dead_url + "/t.txt", tmp_path / "t.txt", timeout=2)
+    assert err.value.retry and err.value.__suppress_context__  # one line, no chained traceback
 
 
-def test_download_checksum_mismatch_leaves_nothing(server, tmp_path):
+def test_fetch_report_may_stop_the_download(server, tmp_path):
     server.routes["/t.txt"] = (200, TEXT, {})
-    server.routes["/t.txt.gz"] = (200, GZ, {})
-    with pytest.raises(DataError, match="SHA-256"):
-        ltd.download(server.url + "/t.txt", tmp_path / "t.txt", sha256="0" * 64, **FAST)
-    with pytest.raises(DataError, match="SHA-256"):
-        ltd.download(server.url + "/t.txt.gz", tmp_path / "t.txt", gunzip=True,
-                     sha256="0" * 64, **FAST)
-    with pytest.raises(DataError, match="as served"):
-        ltd.download(server.url + "/t.txt.gz", tmp_path / "t.txt", gunzip=True,
-                     download_sha256="0" * 64, **FAST)
-    assert len(server.hits) == 3  # a wrong checksum is not retried
-    assert names(tmp_path) == []
 
+    def stop(received, total):
+        raise DataError(f"stopped at {received} of {total}")
 
-def test_download_truncated_gzip_names_url_and_file(server, tmp_path):
-    server.routes["/t.txt.gz"] = (200, GZ[:-12], {})
-    dest = tmp_path / "t.txt"
-    with pytest.raises(DataError, match="gzip") as err:
-        ltd.download(server.url + "/t.txt.gz", dest, gunzip=True, **FAST)
-    assert server.url + "/t.txt.gz" in str(err.value) and str(dest) in str(err.value)
-    assert names(tmp_path) == []
-
-
-def test_gunzip_file_truncated_archive(tmp_path):
-    archive = write(tmp_path / "a.txt.gz", GZ[: len(GZ) // 2])
-    with pytest.raises(DataError, match="a.txt.gz.*gzip"):
-        ltd.gunzip_file(archive, tmp_path / "a.txt")
-    assert names(tmp_path) == ["a.txt.gz"]
+    with pytest.raises(DataError, match=f"stopped at {len(TEXT)} of {len(TEXT)}"):
+        ltd.fetch(server.url + "/t.txt", tmp_path / "t.txt", report=stop)
 
 
 # ---------------------------------------------------------------- the dictionary
 
-def test_build_dictionary_exact_mapping(tmp_path):
-    text = write(tmp_path / "t.txt", "Hello, World!\n  abc~ \n\n")
-    assert ltd.build_dictionary([text]) == {
+def test_build_dictionary_exact_mapping():
+    assert ltd.build_dictionary(["Hello, World!\n", "  abc~ \n", "\n"]) == {
         " ": 0, "!": 1, ",": 2, "a": 3, "b": 4, "c": 5, "d": 6, "e": 7, "h": 8,
         "l": 9, "o": 10, "r": 11, "w": 12, "~": 13}  # '~' occurs: one entry, sorted place
 
 
 def test_build_dictionary_unknown_token_comes_last(tmp_path):
-    first = write(tmp_path / "a.txt", "Été\n")
-    second = write(tmp_path / "b.txt", "TT\n")
-    assert ltd.build_dictionary([first, second]) == {"t": 0, "é": 1, "~": 2}
+    path = write(tmp_path / "a.txt", "Été\nTT\n")
+    with open(path, encoding="utf-8") as lines:
+        assert ltd.build_dictionary(lines) == {"t": 0, "é": 1, "~": 2}
 
 
-def test_build_dictionary_byte_level_like_the_original(tmp_path):
+def test_build_dictionary_refuses_a_path_for_lines(tmp_path):
+    with pytest.raises(TypeError, match="open"):  # not the characters of the file's name
+        ltd.build_dictionary(str(tmp_path / "a.txt"))
+
+
+def test_build_dictionary_byte_level_like_the_original():
     # Python 2 saw the two UTF-8 bytes of 'É' as two characters and lowercased only ASCII.
-    text = write(tmp_path / "t.txt", "CAFÉ\n")
-    assert ltd.build_dictionary(text, encoding="latin-1", preprocess=ltd.ascii_lower) == {
+    line = "CAFÉ\n".encode("utf-8").decode("latin-1")
+    assert ltd.build_dictionary([line], preprocess=ltd.ascii_lower) == {
         "a": 0, "c": 1, "f": 2, "\x89": 3, "Ã": 4, "~": 5}
-
-
-def test_save_load_round_trip(tmp_path):
-    dictionary = {"a": 0, "b": 1, "é": 2, "~": 3}
-    path = ltd.save_dictionary(dictionary, tmp_path / "dictionary.pkl")
-    assert path.read_bytes()[:2] == b"\x80\x02"  # protocol 2
-    assert ltd.load_dictionary(path) == dictionary
-    assert names(tmp_path) == ["dictionary.pkl"]
 
 
 def test_load_dictionary_adds_unknown_token(tmp_path):

@@ -48,7 +48,7 @@ MAX_LEN = 14
 
 @pytest.fixture(scope="module")
 def dictionary():
-    return lstm_text_data.build_dictionary([TINY_TRAIN])
+    return lstm_text_data.build_dictionary(TINY_TRAIN.read_text(encoding="utf-8").split("\n"))
 
 
 class Model:

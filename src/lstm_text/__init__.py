@@ -7,6 +7,7 @@ Import `lstm_text.environment` before theano or fuel (it sets their flags). Modu
     blas_library    which BLAS Theano links, and the kernel each OpenBLAS runs
     parameters      the notebooks' LSTM_<NAME> variables, converted and checked
     files           atomic writes, checksums, gzip, reading text lines with clear errors
+    download        downloads that leave nothing half-done (retries, deadline, cache, checks)
     corpus          the bundled Austen corpus, the original one, your files: checked, for Fuel
     checkpoints     saving and loading the model's parameters safely (.npz)
     plots           learning curves
@@ -20,6 +21,7 @@ Import `lstm_text.environment` before theano or fuel (it sets their flags). Modu
                     optimised Theano graph), fast_op (the whole recurrence in one C Op, its C in
                     the .c files there) and benchmark (benchmarks/bench.py is its entry point)
 
-The notebook's own helper for downloads and the dictionary is notebooks/lstm_text_data.py.
+The notebook's own helper, notebooks/lstm_text_data.py (fetch, the dictionary, DataError), is
+the layer below: the package imports it, it never imports the package.
 Nothing is imported here, so `import lstm_text.files` does not configure Theano.
 """

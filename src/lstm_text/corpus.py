@@ -2,9 +2,9 @@
 
 `load_corpus()` returns a Corpus: by default the Jane Austen novels bundled in data/
 (checked against data/SHA256SUMS, decompressed once into build/data), or 'tiny' (small
-files for tests), 'original' (the 2015 files, downloaded by the notebook's helper
-lstm_text_data), or your own files (train=..., valid=...), checked and copied without the
-lines the model cannot learn from. `check_text_file()` explains a bad file in one DataError.
+files for tests), 'original' (the 2015 files, downloaded by lstm_text.download), or your
+own files (train=..., valid=...), checked and copied without the lines the model cannot
+learn from. `check_text_file()` explains a bad file in one DataError.
 
     corpus = load_corpus()
     train = TextFile([corpus.train_file], corpus.dictionary, level='character',
@@ -14,17 +14,17 @@ lines the model cannot learn from. `check_text_file()` explains a bad file in on
 import collections
 import dataclasses
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Callable, Counter, Dict, NamedTuple, Optional
 
-import lstm_text_data
 from lstm_text_data import (CONNECT_TIMEOUT, READ_TIMEOUT, UNKNOWN, ascii_lower,
-                            build_dictionary, load_dictionary, save_dictionary,
-                            validate_dictionary)
-from lstm_text import paths
-from lstm_text.files import (DataError, atomic_open, decoded_lines, expect_sha256, gunzip_file,
-                             is_cached, os_errors, read_checksums, sha256_file)
+                            build_dictionary, load_dictionary, validate_dictionary)
+from lstm_text import download, paths
+from lstm_text.files import (DataError, atomic_open, atomic_write_bytes, decoded_lines,
+                             expect_sha256, gunzip_file, is_cached, os_errors, read_checksums,
+                             sha256_file)
 
 REPO_ROOT = paths.REPO
 DATA_DIR = paths.DATA
@@ -161,6 +161,12 @@ def _unpack_austen(data_dir, folder):
         texts.append(text)
     return texts
 
+def save_dictionary(dictionary, path):
+    """Pickle a validated dictionary atomically (protocol 2, which Python 2 can read too)."""
+    dictionary = validate_dictionary(dictionary, str(path))
+    atomic_write_bytes(path, pickle.dumps(dictionary, protocol=2))
+    return Path(path)
+
 def _dictionary_from(arg):
     """A dictionary given to load_corpus: a dict or the path of a pickle."""
     if isinstance(arg, dict):
@@ -177,7 +183,7 @@ def _checked_corpus(source, folder, files, dictionary, max_line_chars, labels=(N
     check_text_file(train, max_line_chars=max_line_chars, dictionary=dictionary,
                     label=labels[0])
     if dictionary is None:
-        dictionary = build_dictionary([train])
+        dictionary = build_dictionary(line for _, line in decoded_lines(train, "utf-8"))
     if dictionary_file is None:
         dictionary_file = str(save_dictionary(dictionary, folder / "dictionary.pkl"))
     for path, label in zip((valid, test), labels[1:]):
@@ -269,7 +275,7 @@ def load_corpus(source="austen", data_dir=DATA_DIR, work_dir=WORK_DIR, train=Non
 
 def _original_corpus(folder, max_line_chars, timeout):
     """The 2015 corpus: downloaded files, the Python 2 dictionary, read as latin-1 bytes."""
-    train, valid, dictionary_file = lstm_text_data.download_original(folder, timeout)
+    train, valid, dictionary_file = download.download_original(folder, timeout)
     dictionary = load_dictionary(dictionary_file)
     for path in (train, valid):
         check_text_file(path, encoding="latin-1", max_line_chars=max_line_chars,

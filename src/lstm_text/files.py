@@ -3,7 +3,8 @@
 Atomic writes (a temporary beside the file, fsynced, then renamed; temporaries that a killed
 process left are removed by the next write), SHA-256 checksums, gzip, and reading a text
 file line by line with an error that names the file, the line and the fix (UTF-16, binary,
-a wrong encoding). Every problem is one ``DataError``. Standard library only.
+a wrong encoding). Every problem is one ``DataError``, the class of the notebook's helper
+(lstm_text_data), so that one `except DataError` catches them all. Otherwise standard library.
 """
 import codecs
 import contextlib
@@ -17,12 +18,10 @@ import time
 import zlib
 from pathlib import Path
 
-CHUNK = 1 << 16
+from lstm_text_data import CHUNK, DataError  # noqa: F401  (DataError: for the package)
+
 STALE_SECONDS = 600  # age after which an old-style temporary (no process id) is stale
 
-
-class DataError(Exception):
-    """A data file or download is missing or unusable; the message names it and the fix."""
 
 def _pid_alive(pid):
     """True unless no process has this id (a zombie or another user's process counts)."""
