@@ -8,7 +8,8 @@ Rows (see benchmarks/README.md for the discussion):
   (a) faithful   the notebook's graph (notebook_model.build_graph), compiled as the notebook does
   (b) fast       the optimised Theano graph of the same model (lstm_text/speed/fast_graph.py)
   (c) torch      PyTorch nn.LSTM + Linear + masked cross-entropy, SGD (skipped without torch)
-  (d) numpy      a hand-written NumPy forward/backward with fused gates (NumpyLstm)
+  (d) numpy      a hand-written NumPy forward/backward with fused gates (lstm_text/speed/
+                 numpy_lstm.py: NumpyLstm, the loops that fast_op's perform() runs too)
   (f) C op      the same model with the whole recurrence in one C Op per direction
                  (lstm_text/speed/fast_op.py: LstmRecurrence, LstmRecurrenceGrad, SoftmaxNll)
   (e) ceiling    the model's GEMMs alone: per step the (B x n)(n x 4n) forward product and
@@ -32,7 +33,7 @@ linked to other BLAS libraries.
 Results: benchmarks/results/bench-<date>.{json,md,png} and latest.md / latest.png.
 
 The code is the package lstm_text.speed.benchmark (src/lstm_text/speed/benchmark/): workloads,
-implementations (NumpyLstm, CeilingNumpy, ...), measure, report and main; this file is
+implementations (the rows: NumpyLstm from lstm_text.speed.numpy_lstm, CeilingNumpy, ...), measure, report and main; this file is
 its entry point, and the subprocesses run it again.
 """
 import sys

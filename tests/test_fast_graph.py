@@ -141,10 +141,11 @@ def test_single_step_matches(graphs):
 def test_numpy_reference_matches_the_fast_graph(graphs):
     """The benchmark's hand-written NumPy LSTM (d) has the same cost and gradients."""
     from lstm_text.speed import fast_graph
-    from lstm_text.speed.benchmark.implementations import NumpyLstm
+    from lstm_text.speed.numpy_lstm import NumpyLstm
     fused = fast_graph.fuse_params(graphs["weights"])
-    model = NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1)
-    cost, grads = model.cost_and_grads(graphs["x"], graphs["mask"], batch_size=BATCH)
+    model = NumpyLstm([w.astype("float64") for w in fused], learning_rate=0.1,
+                      batch_size=BATCH)
+    cost, grads = model.cost_and_grads(graphs["x"], graphs["mask"])
     _close(cost, graphs["out_fast"][0])
     # NumPyLstm does not clip: compare with the notebook's raw gradients.
     for got, expected in zip(fast_graph.unfuse_params(grads), graphs["raw_grads"]):

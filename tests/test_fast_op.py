@@ -249,8 +249,7 @@ def test_bad_input_is_an_error():
 
 def test_float32_is_close_to_float64():
     """The float32 C code (what training runs) against the float64 NumPy loops."""
-    from lstm_text.speed import fast_graph
-    from lstm_text.speed import fast_op
+    from lstm_text.speed import fast_graph, fast_op, numpy_lstm
     rng = numpy.random.RandomState(11)
     x, mask, values = _op_inputs(rng, steps=7, batch=3, n_in=6, n=8)
     dh = rng.randn(7, 3, 8)
@@ -263,8 +262,8 @@ def test_float32_is_close_to_float64():
         f = fast_graph.function([xv, mv] + variables + [dHv], list(outs) + list(grads[:5]))
     got = f(x, mask.astype("float32"), *[v.astype("float32") for v in values],
             dh.astype("float32"))
-    forward = fast_op.numpy_forward(x, mask, *values)
-    want = list(forward) + list(fast_op.numpy_backward(
+    forward = numpy_lstm.forward(x, mask, *values)
+    want = list(forward) + list(numpy_lstm.backward(
         x, mask, values[0], values[1], values[3], values[4], *forward, dh)[:5])
     for k, (a, b) in enumerate(zip(got, want)):
         assert a.dtype == numpy.float32

@@ -52,7 +52,7 @@ from theano.gradient import DisconnectedType, grad_not_implemented
 from theano.tensor import blas as theano_blas
 from theano.tensor import blas_headers
 
-from lstm_text.speed import fast_graph
+from lstm_text.speed import fast_graph, numpy_lstm
 
 C_COMMON = "fast_op_common.c"
 C_FORWARD = "fast_op_forward.c"
@@ -178,7 +178,7 @@ class LstmRecurrence(_LstmCOp):
 
     def perform(self, node, inputs, outputs):
         x, mask, W, U, b, h0, c0 = inputs
-        H, C, G, TC = numpy_forward(x, mask, W, U, b, h0, c0)
+        H, C, G, TC = numpy_lstm.forward(x, mask, W, U, b, h0, c0)
         for storage, value in zip(outputs, (H, C, G, TC)):
             storage[0] = value
 
@@ -233,7 +233,7 @@ class LstmRecurrenceGrad(_LstmCOp):
             for k in range(1, len(inputs))]
 
     def perform(self, node, inputs, outputs):
-        grads = numpy_backward(*inputs)
+        grads = numpy_lstm.backward(*inputs)
         G = inputs[self.G_INPUT]
         if self.inplace:
             G[...] = grads[5]
@@ -309,98 +309,12 @@ class SoftmaxNll(_LstmCOp):
 
     def perform(self, node, inputs, outputs):
         E, b, targets, weights = inputs
-        outputs[0][0], outputs[1][0], outputs[2][0] = numpy_softmax_nll(E, b, targets, weights)
+        outputs[0][0], outputs[1][0], outputs[2][0] = numpy_lstm.softmax_nll(E, b, targets, weights)
 
 
 lstm_recurrence = LstmRecurrence()
 lstm_recurrence_grad = LstmRecurrenceGrad()
 softmax_nll = SoftmaxNll()
-
-
-# -- the same loops in NumPy (perform(), and a readable statement of what the C does) -------
-
-def _sigmoid(z):
-    one = z.dtype.type(1)
-    return one / (one + numpy.exp(-z))
-
-
-def numpy_forward(x, mask, W, U, b, h0, c0):
-    """H, C, G, TC as LstmRecurrence computes them (G's rows are 0 where the mask is 0)."""
-    n_steps, batch = x.shape
-    n = U.shape[0]
-    dtype = W.dtype
-    one = dtype.type(1)
-    if x.size and (x.min() < 0 or x.max() >= W.shape[0]):
-        raise IndexError("LstmRecurrence: a character id is outside [0, %d)" % W.shape[0])
-    H = numpy.empty((n_steps, batch, n), dtype)
-    C = numpy.empty_like(H)
-    TC = numpy.empty_like(H)
-    G = numpy.empty((n_steps, batch, 4 * n), dtype)
-    h, c = h0, c0
-    for t in range(n_steps):
-        z = h.dot(U) + W[x[t]] + b
-        a = _sigmoid(z)
-        a[:, 2 * n:3 * n] = numpy.tanh(z[:, 2 * n:3 * n])
-        m = mask[t].astype(dtype)[:, None]
-        c_new = a[:, n:2 * n] * c + a[:, :n] * a[:, 2 * n:3 * n]
-        c = m * c_new + (one - m) * c
-        tc = numpy.tanh(c)
-        h = m * (a[:, 3 * n:] * tc) + (one - m) * h
-        a[mask[t] == 0] = 0
-        H[t], C[t], G[t], TC[t] = h, c, a, tc
-    return H, C, G, TC
-
-
-def numpy_backward(x, mask, W, U, h0, c0, H, C, G, TC, dH):
-    """dW, dU, db, dh0, dc0, dZ as LstmRecurrenceGrad computes them."""
-    n_steps, batch = x.shape
-    n = U.shape[0]
-    dtype = W.dtype
-    one = dtype.type(1)
-    dW = numpy.zeros_like(W)
-    dU = numpy.zeros_like(U)
-    db = numpy.zeros((4 * n,), dtype)
-    dh_next = numpy.zeros((batch, n), dtype)
-    dc = numpy.zeros((batch, n), dtype)
-    dZ = numpy.empty_like(G)
-    for t in range(n_steps - 1, -1, -1):
-        a = G[t]
-        i, f, g, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
-        c_prev = C[t - 1] if t else c0
-        h_prev = H[t - 1] if t else h0
-        tc = TC[t]
-        m = mask[t].astype(dtype)[:, None]
-        dh = dH[t] + dh_next
-        dhm = m * dh
-        dcv = dc + dhm * o * (one - tc * tc)
-        dcm = m * dcv
-        dz = numpy.concatenate([dcm * g * (i * (one - i)), dcm * c_prev * (f * (one - f)),
-                                dcm * i * (one - g * g), dhm * tc * (o * (one - o))], axis=1)
-        dZ[t] = dz
-        numpy.add.at(dW, x[t], dz)
-        db += dz.sum(axis=0)
-        dU += h_prev.T.dot(dz)
-        dh_next = (one - m) * dh + dz.dot(U.T)
-        dc = (one - m) * dcv + dcm * f
-    return dW, dU, db, dh_next, dc, dZ
-
-
-def numpy_softmax_nll(E, b, targets, weights):
-    """cost, dE, db as SoftmaxNll computes them."""
-    dtype = E.dtype
-    if targets.size and (targets.min() < 0 or targets.max() >= E.shape[1]):
-        raise IndexError("SoftmaxNll: a target is outside [0, %d)" % E.shape[1])
-    e = E + b
-    e = e - e.max(axis=1, keepdims=True)
-    p = numpy.exp(e)
-    total = p.sum(axis=1, keepdims=True)
-    rows = numpy.arange(E.shape[0])
-    nll = numpy.log(total[:, 0]) - e[rows, targets]
-    cost = numpy.asarray((weights.astype("float64") * nll).sum(), dtype=dtype)
-    dE = p / total
-    dE[rows, targets] -= 1
-    dE *= weights[:, None]
-    return cost, dE.astype(dtype), dE.sum(axis=0).astype(dtype)
 
 
 # -- the model around the Ops ----------------------------------------------------------------

@@ -5,6 +5,7 @@ need Theano import it (configured by lstm_text.environment) only when they are b
 """
 import numpy
 
+from lstm_text.speed.numpy_lstm import NumpyLstm
 from lstm_text.speed.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, SEED, STEPS,
                                            initial_weights)
 
@@ -17,105 +18,6 @@ LABELS = {
     "e_theano": "(e) GEMM ceiling, Theano BLAS",
     "f": "(f) Theano, recurrence in one C Op",
 }
-
-
-# -- (d) the hand-written NumPy model ----------------------------------------------------------
-
-class NumpyLstm:
-    """The notebook's model in NumPy, fused gates [i|f|c|o], forward and backward by hand.
-
-    Parameters are the fused values [W_out, b_out, W, U, b] (fast_graph.fuse_params).
-    tests/test_fast_graph.py checks cost and gradients against the Theano graphs.
-    """
-
-    def __init__(self, fused_values, learning_rate=LEARNING_RATE):
-        self.params = [numpy.array(value) for value in fused_values]
-        self.learning_rate = learning_rate
-
-    def cost_and_grads(self, x, mask, batch_size=BATCH):
-        w_out, b_out, w, u, b = self.params
-        dtype = w.dtype
-        one = dtype.type(1)
-        steps, batch = x.shape
-        n, n_in = u.shape[0], w.shape[0]
-        mask = mask.astype(dtype)
-        # Forward: the input projection for all steps at once, then the recurrence.
-        xw = w.take(x.ravel(), axis=0).reshape(steps, batch, 4 * n)
-        xw += b
-        H = numpy.empty((steps, batch, n), dtype)
-        C = numpy.empty_like(H)
-        TC = numpy.empty_like(H)
-        A = numpy.empty((steps, batch, 4 * n), dtype)
-        h = numpy.zeros((batch, n), dtype)
-        c = numpy.zeros((batch, n), dtype)
-        for t in range(steps):
-            z = xw[t]
-            z += h.dot(u)
-            a = A[t]
-            numpy.negative(z, out=a)
-            numpy.exp(a, out=a)
-            a += one
-            numpy.reciprocal(a, out=a)                      # sigmoid for i, f, o
-            numpy.tanh(z[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])
-            m = mask[t][:, None]
-            c_new = a[:, n:2 * n] * c + a[:, :n] * a[:, 2 * n:3 * n]
-            c = m * c_new + (one - m) * c
-            numpy.tanh(c, out=TC[t])
-            h = m * (a[:, 3 * n:] * TC[t]) + (one - m) * h
-            H[t], C[t] = h, c
-        # Output layer: softmax cross-entropy of x[1:] given h[:-1], weighted by mask[1:].
-        h2 = H[:-1].reshape(-1, n)
-        energy = h2.dot(w_out) + b_out
-        energy -= energy.max(axis=1, keepdims=True)
-        p = numpy.exp(energy)
-        p /= p.sum(axis=1, keepdims=True)
-        targets = x[1:].ravel()
-        weights = mask[1:].ravel()
-        rows = numpy.arange(targets.size)
-        cost = -(numpy.log(p[rows, targets]) * weights).sum() / batch_size
-        d_energy = p
-        d_energy[rows, targets] -= one
-        d_energy *= (weights / dtype.type(batch_size))[:, None]
-        d_w_out = h2.T.dot(d_energy)
-        d_b_out = d_energy.sum(axis=0)
-        dH = numpy.zeros_like(H)
-        dH[:-1] = d_energy.dot(w_out.T).reshape(steps - 1, batch, n)
-        # Backward through time: only dh, dc and dZ in the loop.
-        dZ = numpy.empty_like(A)
-        dh_next = numpy.zeros((batch, n), dtype)
-        dc_next = numpy.zeros((batch, n), dtype)
-        zeros = numpy.zeros((batch, n), dtype)
-        for t in range(steps - 1, -1, -1):
-            a = A[t]
-            i, f, g, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
-            m = mask[t][:, None]
-            c_prev = C[t - 1] if t else zeros
-            tc = TC[t]
-            dh = dH[t] + dh_next
-            dhm = m * dh
-            dc = dc_next + dhm * o * (one - tc * tc)
-            dcm = m * dc
-            dz = dZ[t]
-            dz[:, :n] = dcm * g * i * (one - i)
-            dz[:, n:2 * n] = dcm * c_prev * f * (one - f)
-            dz[:, 2 * n:3 * n] = dcm * i * (one - g * g)
-            dz[:, 3 * n:] = dhm * tc * o * (one - o)
-            dh_next = (one - m) * dh + dz.dot(u.T)
-            dc_next = (one - m) * dc + dcm * f
-        dZ2 = dZ.reshape(-1, 4 * n)
-        h_prev = numpy.concatenate([zeros[None], H[:-1]]).reshape(-1, n)
-        d_u = h_prev.T.dot(dZ2)
-        onehot = (x.reshape(-1, 1) == numpy.arange(n_in)).astype(dtype)
-        d_w = onehot.T.dot(dZ2)
-        d_b = dZ2.sum(axis=0)
-        return cost, [d_w_out, d_b_out, d_w, d_u, d_b]
-
-    def update_model(self, x, mask):
-        cost, grads = self.cost_and_grads(x, mask)
-        lr = self.params[0].dtype.type(self.learning_rate)
-        for param, grad in zip(self.params, grads):
-            param -= lr * grad
-        return cost
 
 
 # -- the implementations, as uniform objects: .update(x, mask) -> cost ------------------------
@@ -197,7 +99,7 @@ class NumpyImpl:
     name = "d"
 
     def __init__(self, n_h):
-        self.model = NumpyLstm(initial_weights(N_IN, n_h))
+        self.model = NumpyLstm(initial_weights(N_IN, n_h), LEARNING_RATE, BATCH)
         self.update = self.model.update_model
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy
 
-from lstm_text.speed.benchmark.implementations import (NumpyLstm, expand_impls, import_theano,
+from lstm_text.speed.numpy_lstm import NumpyLstm
+from lstm_text.speed.benchmark.implementations import (expand_impls, import_theano,
                                                  make_impl)
 from lstm_text.speed.benchmark.workloads import (BATCH, GEN_CHARS, LARGE_GEMM, N_IN, STEPS,
                                            make_batches)
@@ -200,7 +201,7 @@ def gradient_check():
     for param, value in zip(graph.params, weights):
         param.set_value(value)
     expected = f(x, mask)
-    cost, grads = NumpyLstm(weights).cost_and_grads(x, mask, batch_size=batch)
+    cost, grads = NumpyLstm(weights, 0.1, batch).cost_and_grads(x, mask)
     worst = max(float(numpy.max(numpy.abs(got - want)) / max(numpy.max(numpy.abs(want)), 1e-300))
                 for got, want in zip([cost] + grads, expected))
     return worst
