@@ -1,7 +1,17 @@
 """The maintainers' tools still run: each is run here as a user would run it, briefly."""
+import gzip
+import io
 import json
+import struct
 import subprocess
 import sys
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from repo_tools import load_tool
 
 from lstm_text.paths import REPO  # the one place that knows the repository
 
@@ -19,3 +29,109 @@ def test_measure_sgd_divergence_runs_and_records_each_minibatch(tmp_path):
     assert [point[0] for point in record["valid"]] == [3, 6, 6]   # and the final one
     # (the tiny corpus has two minibatches of 100 an epoch: 6 minibatches span 3 epochs)
     assert "no divergence in 6 minibatches" in result.stdout
+
+
+# ---------------------------------------------------------------- tools/make_austen_corpus.py
+# A small .deb built here the way Debian and R build the real one: an ar archive holding
+# control.tar.gz (the package's Version) and data.tar.xz, whose janeaustenr/data/Rdata.rdx
+# and .rdb are an R lazy-load database written by the few lines of R serialization below.
+
+def _xdr(*ints):
+    return struct.pack(">%di" % len(ints), *ints)
+
+def _r_string(text):                                   # CHARSXP (9), UTF-8
+    data = text.encode("utf-8")
+    return _xdr(9, len(data)) + data
+
+def _r_names(names):                                   # attributes: pairlist(names = ...)
+    return (_xdr(2 | 1 << 10) + _xdr(1) + _r_string("names")      # LISTSXP, tag: SYMSXP
+            + _xdr(16, len(names)) + b"".join(map(_r_string, names)) + _xdr(254))
+
+def _r_serialize(body):
+    return b"X\n" + _xdr(2, 0x040000, 0x020300) + body
+
+def _r_character(lines):                               # STRSXP (16)
+    return _xdr(16, len(lines)) + b"".join(map(_r_string, lines))
+
+def _r_named_list(items):                              # VECSXP (19) with names
+    return (_xdr(19 | 1 << 9, len(items)) + b"".join(items.values())
+            + _r_names(list(items)))
+
+def _lazy_load_db(objects):
+    """(rdx, rdb) bytes of an R lazy-load database of character vectors."""
+    rdb, offsets = b"", {}
+    for name, lines in objects.items():
+        data = _r_serialize(_r_character(lines))
+        blob = struct.pack(">I", len(data)) + zlib.compress(data)
+        offsets[name] = _xdr(13, 2, len(rdb), len(blob))          # INTSXP c(offset, length)
+        rdb += blob
+    index = _r_named_list({"variables": _r_named_list(offsets)})
+    return gzip.compress(_r_serialize(index)), rdb
+
+def _tar(files, mode):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=mode) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo("./" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+def _ar(members):
+    out = b"!<arch>\n"
+    for name, data in members.items():
+        out += b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name.encode(), 0, 0, 0, b"100644", len(data))
+        out += data + (b"\n" if len(data) % 2 else b"")
+    return out
+
+def _novel(title, sentences_per_paragraph):
+    """A novel as janeaustenr stores it: one vector element per printed line."""
+    lines = [title, "", "CHAPTER 1", ""]
+    for number, count in enumerate(sentences_per_paragraph):
+        words = " ".join("%s sentence %d of paragraph %d, with _some_ words." % (title, k, number)
+                         for k in range(count))
+        lines += [words[:40], words[40:], ""]          # a paragraph over two printed lines
+    return lines + ["THE END"]
+
+
+def test_make_austen_corpus_builds_a_corpus_that_load_corpus_accepts(tmp_path, monkeypatch,
+                                                                      capsys):
+    tool = load_tool("make_austen_corpus")
+    novels = {name: _novel(name.title(), [3, 2]) for name in tool.TRAIN_NOVELS}
+    novels[tool.HELDOUT_NOVEL] = _novel("Persuasion", [4] * 10)
+    rdx, rdb = _lazy_load_db(novels)
+    root = "usr/lib/R/site-library/janeaustenr/data/Rdata"
+    deb = tmp_path / "r-cran-janeaustenr_9.9-1_all.deb"
+    deb.write_bytes(_ar({
+        "debian-binary": b"2.0\n",
+        "control.tar.gz": _tar({"control": b"Package: r-cran-janeaustenr\nVersion: 9.9-1\n"},
+                               "w:gz"),
+        "data.tar.xz": _tar({root + ".rdx": rdx, root + ".rdb": rdb}, "w:xz")}))
+    # The real limits (100 kB of validation text) are for the real novels: smaller here.
+    monkeypatch.setattr(tool, "VALID_BYTES", 1500)
+    monkeypatch.setattr(tool, "TINY_TRAIN_BYTES", 400)
+    monkeypatch.setattr(tool, "TINY_VALID_BYTES", 200)
+    out, again = tmp_path / "data", tmp_path / "again"
+    tool.main(["--deb", str(tmp_path), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "version 9.9-1" in printed and "WARNING: expected version" in printed
+    assert "wrote 6 files to %s" % out in printed
+    tool.main(["--deb", str(deb), "--out", str(again)])          # the .deb itself, this time
+    written = sorted(path.name for path in out.iterdir())
+    assert written == sorted(path.name for path in again.iterdir())
+    assert all((out / name).read_bytes() == (again / name).read_bytes() for name in written)
+
+    train = gzip.decompress((out / "austen_train.txt.gz").read_bytes()).decode().splitlines()
+    valid = gzip.decompress((out / "austen_valid.txt.gz").read_bytes()).decode().splitlines()
+    test = gzip.decompress((out / "austen_test.txt.gz").read_bytes()).decode().splitlines()
+    # One sentence per line, the paragraphs' printed lines joined, italics marks removed,
+    # headings, titles and the end marker dropped; Persuasion split into valid and test.
+    assert train[0] == "Sensesensibility sentence 0 of paragraph 0, with some words."
+    assert len(train) == 5 * 5 and len(valid) + len(test) == 40 and valid and test
+    assert all(line.startswith("Persuasion sentence") for line in valid + test)
+    assert 1300 < len("\n".join(valid)) <= 1500
+    assert not {"CHAPTER 1", "THE END"} & set(train + valid + test)
+    from lstm_text.corpus import load_corpus
+    with pytest.warns(UserWarning, match="not in the dictionary"):  # digits: none in train
+        corpus = load_corpus(data_dir=out, work_dir=tmp_path / "work")  # SHA256SUMS checked
+    assert Path(corpus.valid_file).read_text().splitlines() == valid
