@@ -217,3 +217,23 @@ def test_from_the_same_weights_both_trainers_give_the_same_cost(study, corpus):
         x, mask = batches[1][0].T, batches[1][1].T.astype("float64")
         assert mine.evaluate_model(x, mask) == pytest.approx(
             float(fast.evaluate_model(x, mask)), rel=1e-5)
+
+
+def test_study_speed_times_both_trainers_and_reports_their_ratio():
+    """benchmarks/study_speed.py's main path, on 2 minibatches of a tiny model."""
+    pytest.importorskip("torch")
+    import re
+    import subprocess
+    import sys
+    from lstm_text.paths import REPO
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "study_speed.py"), "--minibatches", "2",
+         "--n-h", "8"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "n_h 8, 2 minibatches of 64 sentences" in out and "BLAS: " in out
+    rates = {name: float(rate) for name, rate in
+             re.findall(r"^(fast|torch) +training +(\d+) characters/s", out, re.M)}
+    assert set(rates) == {"fast", "torch"} and min(rates.values()) > 0
+    ratio = float(re.search(r"fast / torch, training speed: ([\d.]+)", out).group(1))
+    assert ratio == pytest.approx(rates["fast"] / rates["torch"], abs=0.01)
