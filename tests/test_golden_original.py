@@ -12,7 +12,6 @@ float64; the first 10 costs to 1e-5 in float32; and the same sampled text.
 """
 import json
 import types
-from pathlib import Path
 
 import numpy
 import pytest
@@ -21,7 +20,8 @@ from lstm_text import notebook_model  # the notebook's tagged cells (installed p
 import lstm_text_data
 import theano
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+from lstm_text.paths import REPO  # the one place that knows the repository
+GOLDEN = REPO / "tests" / "golden"
 FIXTURE = json.loads((GOLDEN / "original_stack.json").read_text(encoding="utf-8"))
 SETTINGS = FIXTURE["settings"]
 
