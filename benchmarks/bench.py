@@ -33,8 +33,8 @@ linked to other BLAS libraries.
 Results: benchmarks/results/bench-<date>.{json,md,png} and latest.md / latest.png.
 
 The code is the package lstm_text.speed.benchmark (src/lstm_text/speed/benchmark/): workloads,
-implementations (the rows: NumpyLstm from lstm_text.speed.numpy_lstm, CeilingNumpy, ...), measure, report and main; this file is
-its entry point, and the subprocesses run it again.
+implementations (the rows: NumpyLstm from lstm_text.speed.numpy_lstm, CeilingNumpy, ...),
+measure, report and main; this file is its entry point, and the subprocesses run it again.
 """
 import sys
 

@@ -4,8 +4,8 @@ Both graphs are built in float64 on tiny sizes (the notebook's in FAST_COMPILE m
 Theano's Python implementations; the fast one compiled as it runs), given the same random
 weights (mapped with fuse_params) and the same padded batch; cost, every gradient (with the
 notebook's gradient clipping active), the SGD update and single_step must agree to 1e-10
-relative. The hand-written NumPy LSTM of the benchmark (lstm_text.speed.benchmark) is checked against
-the fast graph the same way. No timing here: speed is the benchmark's job (make bench).
+relative. The hand-written NumPy LSTM (lstm_text.speed.numpy_lstm, the benchmark's row (d) and
+the one-C-Op model's perform()) is checked against the fast graph the same way. No timing here: speed is the benchmark's job (make bench).
 """
 import numpy
 import pytest

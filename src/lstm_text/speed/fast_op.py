@@ -31,8 +31,8 @@ theano.gof.COp, and calls the same sgemm_/dgemm_/sgemv_ as Theano's own Gemm (it
 blas_header_text() and blas.ldflags), so it works with a linked BLAS and with Theano's
 NumPy C-API fallback.
 LstmRecurrence.grad gives LstmRecurrenceGrad, so T.grad and theano.gradient.verify_grad
-work through it; perform() is a NumPy version of the same loops (used by Theano's Python
-linker, e.g. FAST_COMPILE).
+work through it; perform() runs the same loops in NumPy (lstm_text.speed.numpy_lstm, used by
+Theano's Python linker, e.g. FAST_COMPILE).
 
 build_op_graph builds the notebook's whole model around the Ops (the output layer as in
 fast_graph) and returns the same namespace as fast_graph.build_fast_graph; the parameters are
@@ -309,7 +309,8 @@ class SoftmaxNll(_LstmCOp):
 
     def perform(self, node, inputs, outputs):
         E, b, targets, weights = inputs
-        outputs[0][0], outputs[1][0], outputs[2][0] = numpy_lstm.softmax_nll(E, b, targets, weights)
+        cost, dE, db = numpy_lstm.softmax_nll(E, b, targets, weights)
+        outputs[0][0], outputs[1][0], outputs[2][0] = cost, dE, db
 
 
 lstm_recurrence = LstmRecurrence()
