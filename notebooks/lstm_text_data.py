@@ -41,12 +41,12 @@ class DataError(Exception):
 
 
 class DownloadError(DataError):
-    """A download failed. `retry`: trying again may help (no connection, a server error,
-    a cut transfer); `timed_out`: nothing came within the timeout."""
+    """Downloading `url` failed for `reason`. `retry`: trying again may help (no connection,
+    a server error, a cut transfer); `timed_out`: nothing came within the timeout."""
 
-    def __init__(self, message, retry=False, timed_out=False):
-        super().__init__(message)
-        self.retry, self.timed_out = retry, timed_out
+    def __init__(self, url, reason, retry=False, timed_out=False):
+        super().__init__(f"cannot download {url}: {reason}.")
+        self.url, self.reason, self.retry, self.timed_out = url, reason, retry, timed_out
 
 
 # ---------------------------------------------------------------- downloads
@@ -63,15 +63,15 @@ def _get(url, timeout):
         response = requests.get(url, stream=True, timeout=timeout,
                                 headers={"Accept-Encoding": "identity"})
     except requests.Timeout as exc:  # no connection, or no answer, within the timeout
-        raise DownloadError(f"no answer within the timeout ({_reason(exc)})",
+        raise DownloadError(url, f"no answer within the timeout ({_reason(exc)})",
                             retry=True, timed_out=True) from None
     except requests.ConnectionError as exc:
-        raise DownloadError(_reason(exc), retry=True) from None
+        raise DownloadError(url, _reason(exc), retry=True) from None
     except requests.RequestException as exc:  # a malformed URL, say: trying again won't help
-        raise DownloadError(_reason(exc)) from None
+        raise DownloadError(url, _reason(exc)) from None
     if response.status_code >= 400:
         response.close()
-        raise DownloadError(f"HTTP {response.status_code} {response.reason}",
+        raise DownloadError(url, f"HTTP {response.status_code} {response.reason}",
                             retry=response.status_code >= 500)
     return response
 
@@ -98,10 +98,10 @@ def fetch(url, path, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), decode=True, repor
                 if report:
                     report(received, total)
         except urllib3.exceptions.TimeoutError as exc:
-            raise DownloadError(f"no data within the read timeout ({_reason(exc)})",
+            raise DownloadError(url, f"no data within the read timeout ({_reason(exc)})",
                                 retry=True, timed_out=True) from None
         except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
-            raise DownloadError(_reason(exc), retry=True) from None  # e.g. a cut transfer
+            raise DownloadError(url, _reason(exc), retry=True) from None  # e.g. a cut transfer
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest()

@@ -169,7 +169,7 @@ def _fetch_once(url, dest, sha256, download_sha256, gunzip, timeout, clock, chec
         except DownloadError as exc:
             if exc.retry:
                 raise
-            raise DataError(f"cannot download {what}: {exc}. {hint}") from None
+            raise DataError(f"cannot download {what}: {exc.reason}. {hint}") from None
         expect_sha256(served, download_sha256, f"{what}, as served")
         _refuse_unusable(received, dest, url, None if gunzip else check, hint)
         if not gunzip:
@@ -242,7 +242,7 @@ def download(url, dest, sha256=None, gunzip=False, timeout=(CONNECT_TIMEOUT, REA
                 wait = backoff * 2 ** attempt
                 if (attempt == retries or timeouts == 2
                         or time.monotonic() + wait - started > deadline):
-                    raise DataError(f"cannot download {url} to {dest}: {exc} "
+                    raise DataError(f"cannot download {url} to {dest}: {exc.reason} "
                                     f"(tried {attempt + 1} times). {hint}") from None
                 time.sleep(wait)
 
