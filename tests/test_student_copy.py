@@ -21,6 +21,16 @@ def test_student_copy_is_in_sync_with_the_notebook():
         "notebooks/lstm_text.ipynb now: run `make student-copy` and commit the result.")
 
 
+def test_the_tool_writes_the_copy_then_finds_it_up_to_date(tmp_path, capsys):
+    out = tmp_path / "student.ipynb"
+    _tool().main(["--out", str(out)])
+    assert capsys.readouterr().out.strip() == "make_student_copy: wrote %s" % out
+    assert out.read_text(encoding="utf-8") == STUDENT.read_text(encoding="utf-8")
+    _tool().main(["--out", str(out)])
+    assert capsys.readouterr().out.strip() == "make_student_copy: %s is up to date" % out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student.ipynb"]  # no temporary
+
+
 def test_student_copy_has_no_outputs_and_one_exercise_per_suggestion():
     tool = _tool()
     student = json.loads(STUDENT.read_text(encoding="utf-8"))

@@ -135,3 +135,28 @@ def test_make_austen_corpus_builds_a_corpus_that_load_corpus_accepts(tmp_path, m
     with pytest.warns(UserWarning, match="not in the dictionary"):  # digits: none in train
         corpus = load_corpus(data_dir=out, work_dir=tmp_path / "work")  # SHA256SUMS checked
     assert Path(corpus.valid_file).read_text().splitlines() == valid
+
+
+# ---------------------------------------------------------------- benchmarks/bench.py
+
+def test_a_quick_bench_run_writes_its_results_and_its_rows_agree(tmp_path):
+    """bench.py's main path on a tiny size: two rows in their own subprocess, results written
+    to --out, the table what the report renders from the JSON, and the costs of the NumPy
+    loops (d) and the one-C-Op model (f) equal step for step (same weights and batches), a
+    check of the benchmark's set-up; the exact equalities of the models are
+    tests/test_fast_graph.py's and tests/test_fast_op.py's."""
+    from lstm_text.speed.benchmark import report
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench.py"), "--quick", "--sizes", "8",
+         "--impls", "d,f", "--reps", "1", "--no-generation", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [saved] = tmp_path.glob("bench-*-quick.json")
+    results = json.loads(saved.read_text())
+    assert results["quick"] and results["config"]["sizes"] == [8]
+    assert saved.with_suffix(".md").read_text() == report.markdown_report(results)
+    assert not (tmp_path / "latest.md").exists()        # a quick run leaves latest.* alone
+    rows = results["runs"]["1"]["sizes"]["8"]
+    assert len(rows["d"]["costs"]) == 2                 # the warm-up step and the timed one
+    assert rows["d"]["costs"] == pytest.approx(rows["f"]["costs"], rel=1e-5)
+    assert all(rows[impl]["computed_chars_per_s"]["median"] > 0 for impl in ("d", "f"))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import nbformat
 
+from lstm_text.files import atomic_write_bytes
 from lstm_text.paths import REPO as ROOT
 SOURCE = ROOT / "notebooks" / "lstm_text.ipynb"
 OUT = ROOT / "notebooks" / "lstm_text_student.ipynb"
@@ -130,7 +131,7 @@ def main(argv=None):
     if out.exists() and out.read_text(encoding="utf-8") == text:
         print("make_student_copy: %s is up to date" % out)
         return
-    out.write_text(text, encoding="utf-8")
+    atomic_write_bytes(out, text.encode("utf-8"))  # whole or not at all
     print("make_student_copy: wrote %s" % out)
 
 

@@ -266,6 +266,8 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="also check (d) against (b) in float64 (the tests do)")
     parser.add_argument("--no-generation", action="store_true")
+    parser.add_argument("--out", default=None,
+                        help="folder for the results (default benchmarks/results/)")
     # internal: the subprocesses
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--compile-worker", action="store_true", help=argparse.SUPPRESS)

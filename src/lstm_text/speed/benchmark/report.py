@@ -5,8 +5,9 @@ that each committed table is what its JSON gives (no Theano is imported here).
 """
 import datetime
 import json
-import shutil
+from pathlib import Path
 
+from lstm_text.files import atomic_write_bytes
 from lstm_text.speed.benchmark.implementations import LABELS
 from lstm_text.speed.benchmark.workloads import LARGE_GEMM, REPO, gemm_flops
 
@@ -292,22 +293,25 @@ def _limit_lines(results):
 
 
 def save(results, table, args):
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    """Write bench-<date>.{json,md,png} into args.out (default benchmarks/results/), each whole
+    or not at all; a full run also replaces latest.md and latest.png there."""
+    folder = Path(getattr(args, "out", None) or RESULTS)
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
     stem = "bench-%s%s" % (stamp, "-quick" if args.quick else "")
-    (RESULTS / (stem + ".json")).write_text(json.dumps(results, indent=1))
-    (RESULTS / (stem + ".md")).write_text(table)
-    png = RESULTS / (stem + ".png")
+    atomic_write_bytes(folder / (stem + ".json"), json.dumps(results, indent=1).encode())
+    atomic_write_bytes(folder / (stem + ".md"), table.encode())
+    png = folder / (stem + ".png")
     try:
         plot(results, png)
     except Exception as error:  # noqa: BLE001  (a missing matplotlib must not lose the data)
         print("plot failed: %s" % error)
         png = None
     if not args.quick:
-        (RESULTS / "latest.md").write_text(table)
+        atomic_write_bytes(folder / "latest.md", table.encode())
         if png:
-            shutil.copyfile(png, RESULTS / "latest.png")
-    print("results: %s.{json,md%s}" % (RESULTS / stem, ",png" if png else ""))
+            atomic_write_bytes(folder / "latest.png", png.read_bytes())
+    print("results: %s.{json,md%s}" % (folder / stem, ",png" if png else ""))
 
 
 def plot(results, path):
