@@ -155,6 +155,7 @@ def test_a_quick_bench_run_writes_its_results_and_its_rows_agree(tmp_path):
     results = json.loads(saved.read_text())
     assert results["quick"] and results["config"]["sizes"] == [8]
     assert saved.with_suffix(".md").read_text() == report.markdown_report(results)
+    assert saved.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "latest.md").exists()        # a quick run leaves latest.* alone
     rows = results["runs"]["1"]["sizes"]["8"]
     assert len(rows["d"]["costs"]) == 2                 # the warm-up step and the timed one

@@ -346,5 +346,6 @@ def plot(results, path):
     fig.suptitle("lstm-text, batch %d x %d steps, %s" % (cfg["batch"], cfg["steps"],
                                                         results["started"]))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from lstm_text.plots import save_figure  # the notebooks' PNG writer: whole file or none
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
