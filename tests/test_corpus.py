@@ -24,8 +24,6 @@ TINY_SIZES = {"tiny_train.txt": (20_000, 25_000),
 MAX_LEN = 400
 
 
-_load_tool = load_tool
-
 
 def _bytes(name):
     data = (DATA / name).read_bytes()
@@ -82,7 +80,7 @@ def test_tiny_corpus(lines):
 
 @pytest.fixture(scope="module")
 def corpus_tool():
-    return _load_tool("make_austen_corpus")
+    return load_tool("make_austen_corpus")
 
 
 @pytest.mark.parametrize("text, expected", [

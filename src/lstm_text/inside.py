@@ -173,6 +173,18 @@ def saturation(gate, low=0.1, high=0.9):
 
 # -- pictures as HTML with inline styles (they render in JupyterLab and on GitHub) -------------
 
+def _span(char, colour, strength, tip=""):
+    """One character of a coloured text: its background `colour` at opacity `strength`."""
+    shown = html.escape(char) if char != " " else "&nbsp;"
+    return ('<span style="background-color: rgba(%d,%d,%d,%.2f)"%s>%s</span>'
+            % (colour + (strength, tip, shown)))
+
+
+def _text_block(spans):
+    return ('<div style="font-family: monospace; line-height: 1.7; white-space: normal">%s</div>'
+            % "".join(spans))
+
+
 def coloured(text, values, low, high, title=None, colour=(220, 50, 32)):
     """`text` as HTML, each character's background as strong as its value between low and high
     (white below low); `title` adds each value as a tooltip."""
@@ -180,22 +192,14 @@ def coloured(text, values, low, high, title=None, colour=(220, 50, 32)):
     for char, value in zip(text, values):
         strength = 0.0 if not numpy.isfinite(value) else float(
             numpy.clip((value - low) / (high - low), 0, 1))
-        shown = html.escape(char) if char != " " else "&nbsp;"
         tip = ' title="%s"' % (title % value) if title and numpy.isfinite(value) else ""
-        spans.append('<span style="background-color: rgba(%d,%d,%d,%.2f)"%s>%s</span>'
-                     % (colour + (strength, tip, shown)))
-    return ('<div style="font-family: monospace; line-height: 1.7; white-space: normal">%s</div>'
-            % "".join(spans))
+        spans.append(_span(char, colour, strength, tip))
+    return _text_block(spans)
 
 
 def diverging(text, values, scale=1.0):
     """`text` as HTML coloured by signed values: blue for negative, red for positive."""
-    spans = []
-    for char, value in zip(text, values):
-        strength = float(numpy.clip(abs(value) / scale, 0, 1))
-        colour = (220, 50, 32) if value > 0 else (40, 90, 200)
-        shown = html.escape(char) if char != " " else "&nbsp;"
-        spans.append('<span style="background-color: rgba(%d,%d,%d,%.2f)">%s</span>'
-                     % (colour + (strength, shown)))
-    return ('<div style="font-family: monospace; line-height: 1.7; white-space: normal">%s</div>'
-            % "".join(spans))
+    return _text_block(
+        _span(char, (220, 50, 32) if value > 0 else (40, 90, 200),
+              float(numpy.clip(abs(value) / scale, 0, 1)))
+        for char, value in zip(text, values))

@@ -6,10 +6,10 @@
 (`make study` starts both at once, one thread each.) Two trainers, one recipe and the very same
 minibatches: `fast`, the project's one-C-Op model (lstm_text.speed.fast_op, tested equal to
 the notebook's), and `torch`, PyTorch's nn.LSTM (lstm_text.speed.benchmark.torch_lstm). Both
-start from the same weights, drawn and initialised as the experiments notebook does; the minibatch stream, the
-position and random generators (`Run`), the optimizer update rules, the gradient clipping, the
-validation point (`record`) and the resumable checkpoint (`save_run` / `load_run`) are the
-experiments notebook's own code (lstm_text.experiments). Validation is the notebooks' metric:
+start from the same weights, drawn and initialised as the experiments notebook does; the
+minibatch stream, the position and random generators (`Run`), the optimizer update rules,
+the gradient clipping, the validation point (`record`) and the resumable checkpoint
+(`save_run` / `load_run`) are the experiments notebook's own code (lstm_text.experiments). Validation is the notebooks' metric:
 *Persuasion* sentences, each from a fresh state, bits per character.
 
 The output folder gets, at every validation point (every --valid-every wall seconds):

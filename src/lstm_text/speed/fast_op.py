@@ -107,13 +107,16 @@ class _LstmCOp(fast_graph.FileCOp):
         return values, dtype
 
     @staticmethod
+    def _int_ids(op_name, ids, ndim, what):
+        """`ids` as an int64 variable of `ndim` dimensions; anything else is a TypeError."""
+        ids = T.as_tensor_variable(ids)
+        if ids.dtype not in T.integer_dtypes or ids.ndim != ndim:
+            raise TypeError("%s: %s, not %s" % (op_name, what, ids.type))
+        return ids if ids.dtype == "int64" else T.cast(ids, "int64")
+
+    @staticmethod
     def _ids_and_mask(op_name, x, mask, dtype):
-        x = T.as_tensor_variable(x)
-        if x.dtype not in T.integer_dtypes or x.ndim != 2:
-            raise TypeError("%s: x must be a matrix of integer character ids, not %s"
-                            % (op_name, x.type))
-        if x.dtype != "int64":
-            x = T.cast(x, "int64")
+        x = _LstmCOp._int_ids(op_name, x, 2, "x must be a matrix of integer character ids")
         mask = T.as_tensor_variable(mask)
         if mask.ndim != 2:
             raise TypeError("%s: mask must be a (time, batch) matrix, not %s"
@@ -277,12 +280,7 @@ class SoftmaxNll(_LstmCOp):
         name = type(self).__name__
         (E, b, weights), dtype = self._float_inputs(name, [E, b, weights], [2, 1, 1],
                                                     ["E", "b", "weights"])
-        targets = T.as_tensor_variable(targets)
-        if targets.dtype not in T.integer_dtypes or targets.ndim != 1:
-            raise TypeError("%s: targets must be a vector of integer ids, not %s"
-                            % (name, targets.type))
-        if targets.dtype != "int64":
-            targets = T.cast(targets, "int64")
+        targets = self._int_ids(name, targets, 1, "targets must be a vector of integer ids")
         return gof.Apply(self, [E, b, targets, weights],
                          [T.TensorType(dtype, ())(), E.type(), b.type()])
 
