@@ -7,7 +7,7 @@ import numpy
 
 from lstm_text.speed.numpy_lstm import NumpyLstm
 from lstm_text.speed.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, SEED, STEPS,
-                                           initial_weights)
+                                                 initial_weights)
 
 LABELS = {
     "a": "(a) faithful Theano",
@@ -79,7 +79,8 @@ class OpImpl(_GraphImpl):
 
 
 class TorchImpl:
-    """(c): PyTorch's nn.LSTM (lstm_text.speed.benchmark.torch_lstm), plain SGD on the same weights."""
+    """(c): PyTorch's nn.LSTM (lstm_text.speed.benchmark.torch_lstm), plain SGD on the same
+    weights."""
     name = "c"
 
     def __init__(self, n_h, threads):

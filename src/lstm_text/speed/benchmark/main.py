@@ -20,8 +20,8 @@ import numpy
 from lstm_text.speed.benchmark.implementations import LABELS
 from lstm_text.speed.benchmark.measure import compile_worker, gradient_check, worker, write_result
 from lstm_text.speed.benchmark.report import markdown_report, save
-from lstm_text.speed.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, REPO, SEED, STEPS,
-                                           make_batches)
+from lstm_text.speed.benchmark.workloads import (BATCH, LEARNING_RATE, N_IN, REPO, SEED,
+                                                 STEPS, make_batches)
 
 DESCRIPTION = ("How fast the character LSTM learns per second of CPU: six implementations "
                "side by side.")

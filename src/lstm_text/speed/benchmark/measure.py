@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy
 
 from lstm_text.speed.numpy_lstm import NumpyLstm
-from lstm_text.speed.benchmark.implementations import (expand_impls, import_theano,
-                                                 make_impl)
+from lstm_text.speed.benchmark.implementations import expand_impls, import_theano, make_impl
 from lstm_text.speed.benchmark.workloads import (BATCH, GEN_CHARS, LARGE_GEMM, N_IN, STEPS,
-                                           make_batches)
+                                                 make_batches)
 
 
 def _reset_peak_rss():
